@@ -8,3 +8,10 @@
 
 /* Sum of a[i]*b[i] (used by finite-difference gradient checks). */
 double dn_ref_dot (const double *a, const double *b, int64_t n);
+
+#include "dn-ref-conv.h"
+#include "dn-ref-norm.h"
+#include "dn-ref-elem.h"
+#include "dn-ref-sample.h"
+#include "dn-ref-optim.h"
+#include "dn-ref-fft.h"

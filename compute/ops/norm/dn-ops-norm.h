@@ -1,0 +1,5 @@
+/* dn-ops-norm.h: the norm op family (see compute/ops/norm/).
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+#include "dn-device.h"
