@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <math.h>
+#include <string.h>
 
 #include "dn-test.h"
 
@@ -133,6 +134,13 @@ test_bad_input (void)
 static void
 test_enumerate (void)
 {
+  /* On the CPU suite this stays off Vulkan: the ASan run checks leaks there, and Mesa's driver leaks
+   * small allocations of its own when it is unloaded. */
+  if (strcmp (dn_test_backend_name (), "cpu") == 0)
+    {
+      g_assert_cmpint (dn_device_backend (dn_test_device ()), ==, DN_BACKEND_CPU);
+      return;
+    }
   DnDeviceInfo infos[8];
   int n = dn_device_enumerate (infos, 8);
   g_assert_cmpint (n, >=, 1);
