@@ -132,6 +132,78 @@ test_bad_input (void)
 }
 
 static void
+test_check_finite (void)
+{
+  double v[301];
+  for (int i = 0; i < 301; i++)
+    v[i] = i * 0.5 - 7;
+  DnTensor *t = DN_TEST_TENSOR (v, 1, 301);
+  DN_TEST_OK (dn_tensor_check_finite (t, "input"));
+  v[300] = NAN;
+  DnTensor *u = DN_TEST_TENSOR (v, 1, 301);
+  DN_TEST_FAILS (dn_tensor_check_finite (u, "input"), DN_ERROR_NON_FINITE);
+  g_assert_nonnull (strstr (dn_last_error (), "input"));
+  v[300] = 1;
+  v[17] = INFINITY;
+  DnTensor *w = DN_TEST_TENSOR (v, 1, 301);
+  DN_TEST_FAILS (dn_tensor_check_finite (w, "input"), DN_ERROR_NON_FINITE);
+  dn_tensor_free (t);
+  dn_tensor_free (u);
+  dn_tensor_free (w);
+}
+
+/* Every allocation on the way fails once: the calls report out-of-memory and leak nothing (the ASan
+ * run checks the leaks). */
+static void
+test_allocation_failures (void)
+{
+  DnDevice *dev = dn_test_device ();
+  for (long k = 1; k < 12; k++)
+    {
+      DnStatus st = DN_OK;
+      dn_debug_fail_allocation_after (k);
+      DnTensor *a = dn_tensor_new2 (dev, 3, 5, &st);
+      DnTensor *v = a ? dn_tensor_view (a, 1, 1, (const int64_t[]){ 4 }, &st) : NULL;
+      DnArena *ar = v ? dn_arena_new (dev, 4096, &st) : NULL;
+      DnTensor *x = ar ? dn_arena_tensor (ar, 1, (const int64_t[]){ 9 }, &st) : NULL;
+      if (!x)
+        g_assert_cmpint (st, ==, DN_ERROR_NO_MEMORY);
+      dn_debug_fail_allocation_after (0);
+      dn_tensor_free (x);
+      dn_arena_free (ar);
+      dn_tensor_free (v);
+      dn_tensor_free (a);
+    }
+}
+
+static void
+test_profile (void)
+{
+  if (strcmp (dn_test_backend_name (), "vulkan") != 0)
+    return;
+  DnDeviceOptions opts;
+  dn_device_options_init (&opts);
+  opts.backend = DN_BACKEND_VULKAN;
+  opts.prefer_software = true;
+  opts.validation = true;
+  opts.profile = true;
+  DnStatus st;
+  DnDevice *dev = dn_device_new (&opts, &st);
+  g_assert_nonnull (dev);
+  DnTensor *t = dn_tensor_new1 (dev, 1000, &st);
+  for (int i = 0; i < 5; i++)
+    DN_TEST_OK (dn_tensor_fill (t, 1));
+  DN_TEST_OK (dn_device_sync (dev));
+  char report[1024];
+  dn_device_profile_report (dev, report, sizeof report);
+  g_assert_nonnull (strstr (report, "fill:"));
+  g_assert_nonnull (strstr (report, "(5)"));
+  dn_tensor_free (t);
+  g_assert_cmpint (dn_device_validation_messages (dev), ==, 0);
+  dn_device_free (dev);
+}
+
+static void
 test_enumerate (void)
 {
   /* On the CPU suite this stays off Vulkan: the ASan run checks leaks there, and Mesa's driver leaks
@@ -160,5 +232,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/many-dispatches", test_many_dispatches);
   g_test_add_func ("/engine/arena", test_arena);
   g_test_add_func ("/engine/bad-input", test_bad_input);
+  g_test_add_func ("/engine/check-finite", test_check_finite);
+  g_test_add_func ("/engine/allocation-failures", test_allocation_failures);
+  g_test_add_func ("/engine/profile", test_profile);
   return dn_test_run ();
 }

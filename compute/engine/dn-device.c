@@ -171,12 +171,27 @@ dn_device_profile_report (DnDevice *dev, char *buf, size_t size)
     dn_vk_profile_report (dev, buf, size);
 }
 
+/* Fault injection (tests): the Nth allocation from now fails as out-of-memory. */
+static _Thread_local long fail_countdown;
+
+void
+dn_debug_fail_allocation_after (long n)
+{
+  fail_countdown = n;
+}
+
+static bool
+injected_failure (void)
+{
+  return fail_countdown > 0 && --fail_countdown == 0;
+}
+
 /* Buffers ------------------------------------------------------------------------------------------ */
 
 DnBuffer *
 dn_buffer_new (DnDevice *dev, size_t size_bytes, DnStatus *status)
 {
-  DnBuffer *buf = calloc (1, sizeof *buf);
+  DnBuffer *buf = injected_failure () ? NULL : calloc (1, sizeof *buf);
   if (!buf)
     {
       *status = dn_set_error (DN_ERROR_NO_MEMORY, "tensor: out of host memory");
@@ -263,7 +278,7 @@ static DnTensor *
 tensor_alloc (DnDevice *dev, DnBuffer *buf, int64_t offset, int ndim, const int64_t *shape,
               DnStatus *status)
 {
-  DnTensor *t = calloc (1, sizeof *t);
+  DnTensor *t = injected_failure () ? NULL : calloc (1, sizeof *t);
   if (!t)
     {
       *status = dn_set_error (DN_ERROR_NO_MEMORY, "tensor: out of host memory");

@@ -114,6 +114,14 @@ DnStatus dn_tensor_fill (DnTensor *t, float value);
 /* Host pointer to the first element: CPU backend only (NULL on Vulkan). */
 float *dn_tensor_host (const DnTensor *t);
 
+/* Returns DN_ERROR_NON_FINITE (naming @what) if @t holds a NaN or an infinity, DN_OK otherwise.
+ * Synchronizes the device. */
+DnStatus dn_tensor_check_finite (const DnTensor *t, const char *what);
+
+/* Tests only: makes the @n-th engine allocation (tensor or buffer) from now on this thread fail with
+ * DN_ERROR_NO_MEMORY, so that cleanup paths can be swept; 0 disables. */
+void dn_debug_fail_allocation_after (long n);
+
 /* Memory plans ------------------------------------------------------------------------------------- */
 /* An arena is one device allocation out of which many tensors are carved (256-byte aligned), so that a
  * training or ascent step allocates nothing. Measure first (dn_arena_new (dev, 0) + allocs counts the
