@@ -13,3 +13,4 @@
 #include "sample/dn-ops-sample.h"
 #include "optim/dn-ops-optim.h"
 #include "fft/dn-ops-fft.h"
+#include "model/dn-ops-model.h"

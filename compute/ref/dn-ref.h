@@ -15,3 +15,4 @@ double dn_ref_dot (const double *a, const double *b, int64_t n);
 #include "dn-ref-sample.h"
 #include "dn-ref-optim.h"
 #include "dn-ref-fft.h"
+#include "dn-ref-model.h"
