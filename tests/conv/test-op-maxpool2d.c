@@ -23,8 +23,13 @@ out_size (int in, int k, int s, int p)
 
 /* values: 0 random normals (no ties), 1 small integers (many ties), 2 all negative */
 static void
-run_case (const Case *c, int values, uint64_t seed)
+run_case (const Case *c0, int values, uint64_t seed)
 {
+  /* the reference takes explicit strides; the op's default (0) is the kernel size */
+  Case cc = *c0;
+  cc.sh = cc.sh ? cc.sh : cc.kh;
+  cc.sw = cc.sw ? cc.sw : cc.kw;
+  const Case *c = &cc;
   int Ho = out_size (c->H, c->kh, c->sh, c->ph), Wo = out_size (c->W, c->kw, c->sw, c->pw);
   int64_t nx = (int64_t) c->N * c->C * c->H * c->W, ny = (int64_t) c->N * c->C * Ho * Wo;
   double *x = dn_test_randn (nx, seed);
@@ -36,7 +41,7 @@ run_case (const Case *c, int values, uint64_t seed)
   DnTensor *tx = DN_TEST_TENSOR (x, 4, c->N, c->C, c->H, c->W), *ty = DN_TEST_ZEROS (4, c->N, c->C, Ho, Wo);
   DnTensor *ta = DN_TEST_ZEROS (4, c->N, c->C, Ho, Wo), *tdy = DN_TEST_TENSOR (dy, 4, c->N, c->C, Ho, Wo);
   DnTensor *tdx = DN_TEST_TENSOR (dx, 4, c->N, c->C, c->H, c->W);
-  DnPool2dParams p = { c->kh, c->kw, c->sh, c->sw, c->ph, c->pw };
+  DnPool2dParams p = { c0->kh, c0->kw, c0->sh, c0->sw, c0->ph, c0->pw };
 
   char what[128];
   g_snprintf (what, sizeof what, "maxpool N%d C%d %dx%d k%dx%d s%d,%d p%d,%d values %d", c->N, c->C, c->H, c->W, c->kh,
