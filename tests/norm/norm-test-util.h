@@ -102,3 +102,33 @@ nt_unpack_view (const NtPack *p, const double *x, const double **views)
       o += p->sizes[i];
     }
 }
+
+/* A view at element offset @off of a new base tensor (returned in *base, freed by the caller) holding
+ * @vals (or zeros when NULL), with a few spare elements after it. */
+static inline DnTensor *
+nt_view_of (const double *vals, int ndim, const int64_t *shape, int64_t off, DnTensor **base)
+{
+  int64_t n = 1;
+  for (int d = 0; d < ndim; d++)
+    n *= shape[d];
+  double *b = nt_zeros (n + off + 3);
+  for (int64_t i = 0; i < n + off + 3; i++)
+    b[i] = -777.0; /* garbage around the view */
+  for (int64_t i = 0; i < n; i++)
+    b[off + i] = vals ? vals[i] : 0.0;
+  *base = DN_TEST_TENSOR (b, 1, n + off + 3);
+  g_free (b);
+  DnStatus st;
+  DnTensor *v = dn_tensor_view (*base, off, ndim, shape, &st);
+  g_assert_nonnull (v);
+  return v;
+}
+
+/* Asserts two tensors hold identical values. */
+static inline void
+nt_check_same (const char *what, const DnTensor *got, const DnTensor *want)
+{
+  double *w = dn_test_download (want);
+  dn_test_check_tensor (what, got, w, 0);
+  g_free (w);
+}

@@ -208,6 +208,41 @@ test_neural_tower_shape (void)
   run_case ((const int64_t[]){ 2, 1, 9, 9, 512, 512 }, MASK_NONE, 0.0f, 900);
 }
 
+/* q, k, v, mask and the outputs as views at odd offsets of shared buffers (like a fused QKV output). */
+static void
+test_views (void)
+{
+  const int64_t B = 2, H = 1, L = 5, D = 3, n = B * H * L * D;
+  double *buf = dn_test_randn (3 * n + 7 + L * L, 950);
+  for (int64_t i = 0; i < L * L; i++) /* a causal mask after the three tensors */
+    buf[3 * n + 7 + i] = (i % L) > (i / L) ? -INFINITY : 0.0;
+  DnTensor *base = DN_TEST_TENSOR (buf, 1, 3 * n + 7 + L * L), *obase = DN_TEST_ZEROS (1, 400);
+  DnStatus st;
+  const int64_t sh[4] = { B, H, L, D }, sa[4] = { B, H, L, L };
+  DnTensor *q = dn_tensor_view (base, 1, 4, sh, &st), *k = dn_tensor_view (base, 1 + n, 4, sh, &st),
+           *v = dn_tensor_view (base, 1 + 2 * n, 4, sh, &st);
+  DnTensor *m = dn_tensor_view (base, 3 * n + 7, 2, (const int64_t[]){ L, L }, &st);
+  DnTensor *o = dn_tensor_view (obase, 3, 4, sh, &st), *a = dn_tensor_view (obase, 101, 4, sa, &st);
+  DnTensor *dq = dn_tensor_view (obase, 171, 4, sh, &st), *da = dn_tensor_view (obase, 233, 4, sa, &st);
+  DN_TEST_OK (dn_attention_forward (o, a, q, k, v, m, 0.0f));
+  double want[2 * 5 * 3], watt[2 * 5 * 5];
+  dn_ref_attention_forward (want, watt, buf + 1, buf + 1 + n, buf + 1 + 2 * n, buf + 3 * n + 7, 1, 1, L, B, H, L, L, D,
+                            D, 1.0 / sqrt ((double) D));
+  dn_test_check_tensor ("attention views out", o, want, 1e-5);
+  dn_test_check_tensor ("attention views att", a, watt, 1e-5);
+  DN_TEST_OK (dn_attention_backward (dq, NULL, NULL, da, q, q, k, v, a, 0.0f)); /* dout = q */
+  double gq[2 * 5 * 3] = { 0 };
+  double *ea = dn_test_download (a);
+  dn_ref_attention_backward (gq, NULL, NULL, buf + 1, buf + 1, buf + 1 + n, buf + 1 + 2 * n, ea, B, H, L, L, D, D,
+                             1.0 / sqrt ((double) D));
+  dn_test_check_tensor ("attention views dq", dq, gq, 1e-5);
+  DnTensor *all[] = { q, k, v, m, o, a, dq, da, base, obase };
+  for (unsigned i = 0; i < G_N_ELEMENTS (all); i++)
+    nt_free (all[i]);
+  g_free (ea);
+  g_free (buf);
+}
+
 static void
 test_bad_shapes (void)
 {
@@ -250,6 +285,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/attention/unmasked", test_unmasked);
   g_test_add_func ("/ops/attention/masked", test_masked);
   g_test_add_func ("/ops/attention/neural-tower-shape", test_neural_tower_shape);
+  g_test_add_func ("/ops/attention/views", test_views);
   g_test_add_func ("/ops/attention/bad-shapes", test_bad_shapes);
   return dn_test_run ();
 }

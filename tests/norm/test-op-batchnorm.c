@@ -200,6 +200,52 @@ test_running_stats (void)
     nt_free (all[i]);
 }
 
+/* Every tensor a view at an odd offset: the same results as contiguous tensors. */
+static void
+test_views (void)
+{
+  const int64_t N = 2, C = 3, H = 3, W = 5, n = N * C * H * W;
+  const int64_t sh[4] = { N, C, H, W };
+  double *x = dn_test_randn (n, 150), *w = dn_test_randn (C, 151), *b = dn_test_randn (C, 152),
+         *dy = dn_test_randn (n, 153), *rv = dn_test_uniform (C, 0.5, 1.5, 154);
+  DnTensor *tx = dn_test_tensor (4, sh, x), *tw = DN_TEST_TENSOR (w, 1, C), *tb = DN_TEST_TENSOR (b, 1, C),
+           *tdy = dn_test_tensor (4, sh, dy), *ty = dn_test_zeros (4, sh), *tm = DN_TEST_ZEROS (1, C),
+           *tr = DN_TEST_ZEROS (1, C), *trm = DN_TEST_ZEROS (1, C), *trv = DN_TEST_TENSOR (rv, 1, C),
+           *tdx = dn_test_zeros (4, sh), *tdw = DN_TEST_ZEROS (1, C), *tdb = DN_TEST_ZEROS (1, C);
+  DnTensor *bs[12];
+  DnTensor *vx = nt_view_of (x, 4, sh, 1, &bs[0]), *vw = nt_view_of (w, 1, &C, 3, &bs[1]),
+           *vb = nt_view_of (b, 1, &C, 5, &bs[2]), *vdy = nt_view_of (dy, 4, sh, 7, &bs[3]),
+           *vy = nt_view_of (NULL, 4, sh, 9, &bs[4]), *vm = nt_view_of (NULL, 1, &C, 11, &bs[5]),
+           *vr = nt_view_of (NULL, 1, &C, 13, &bs[6]), *vrm = nt_view_of (NULL, 1, &C, 15, &bs[7]),
+           *vrv = nt_view_of (rv, 1, &C, 17, &bs[8]), *vdx = nt_view_of (NULL, 4, sh, 19, &bs[9]),
+           *vdw = nt_view_of (NULL, 1, &C, 21, &bs[10]), *vdb = nt_view_of (NULL, 1, &C, 23, &bs[11]);
+  DN_TEST_OK (dn_batchnorm_train_forward (ty, tm, tr, trm, trv, tx, tw, tb, 0.1f, 1e-5f));
+  DN_TEST_OK (dn_batchnorm_train_forward (vy, vm, vr, vrm, vrv, vx, vw, vb, 0.1f, 1e-5f));
+  nt_check_same ("batchnorm views train out", vy, ty);
+  nt_check_same ("batchnorm views running_var", vrv, trv);
+  DN_TEST_OK (dn_batchnorm_train_backward (tdx, tdw, tdb, tdy, tx, tw, tm, tr));
+  DN_TEST_OK (dn_batchnorm_train_backward (vdx, vdw, vdb, vdy, vx, vw, vm, vr));
+  nt_check_same ("batchnorm views train dinp", vdx, tdx);
+  nt_check_same ("batchnorm views train dweight", vdw, tdw);
+  nt_check_same ("batchnorm views train dbias", vdb, tdb);
+  DN_TEST_OK (dn_batchnorm_eval_forward (ty, tx, tw, tb, trm, trv, 1e-5f));
+  DN_TEST_OK (dn_batchnorm_eval_forward (vy, vx, vw, vb, vrm, vrv, 1e-5f));
+  nt_check_same ("batchnorm views eval out", vy, ty);
+  DN_TEST_OK (dn_batchnorm_eval_backward (tdx, tdw, tdb, tdy, tx, tw, trm, trv, 1e-5f));
+  DN_TEST_OK (dn_batchnorm_eval_backward (vdx, vdw, vdb, vdy, vx, vw, vrm, vrv, 1e-5f));
+  nt_check_same ("batchnorm views eval dinp", vdx, tdx);
+  nt_check_same ("batchnorm views eval dweight", vdw, tdw);
+  DnTensor *all[] = { tx, tw, tb, tdy, ty, tm, tr, trm, trv, tdx, tdw, tdb,
+                      vx, vw, vb, vdy, vy, vm, vr, vrm, vrv, vdx, vdw, vdb };
+  for (unsigned i = 0; i < G_N_ELEMENTS (all); i++)
+    nt_free (all[i]);
+  for (unsigned i = 0; i < G_N_ELEMENTS (bs); i++)
+    nt_free (bs[i]);
+  double *fr[] = { x, w, b, dy, rv };
+  for (unsigned i = 0; i < G_N_ELEMENTS (fr); i++)
+    g_free (fr[i]);
+}
+
 static void
 test_bad_shapes (void)
 {
@@ -239,6 +285,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/batchnorm/eval", test_eval);
   g_test_add_func ("/ops/batchnorm/train", test_train);
   g_test_add_func ("/ops/batchnorm/running-stats", test_running_stats);
+  g_test_add_func ("/ops/batchnorm/views", test_views);
   g_test_add_func ("/ops/batchnorm/bad-shapes", test_bad_shapes);
   return dn_test_run ();
 }

@@ -149,6 +149,43 @@ test_zero_norm (void)
     }
 }
 
+/* Every tensor a view at an odd offset: the same results as contiguous tensors. */
+static void
+test_views (void)
+{
+  const int64_t N = 2, H = 3, W = 5, C = 7, n = N * H * W * C;
+  const int64_t sh[4] = { N, H, W, C }, shc[2] = { N, C };
+  double *h = dn_test_randn (n, 550), *g = dn_test_randn (C, 551), *b = dn_test_randn (C, 552),
+         *dy = dn_test_randn (n, 553);
+  DnTensor *th = dn_test_tensor (4, sh, h), *tg = DN_TEST_TENSOR (g, 1, C), *tb = DN_TEST_TENSOR (b, 1, C),
+           *tdy = dn_test_tensor (4, sh, dy), *ty = dn_test_zeros (4, sh), *tgx = dn_test_zeros (2, shc),
+           *tnx = dn_test_zeros (2, shc), *tdh = dn_test_zeros (4, sh), *tdg = DN_TEST_ZEROS (1, C),
+           *tdb = DN_TEST_ZEROS (1, C);
+  DnTensor *bs[10];
+  DnTensor *vh = nt_view_of (h, 4, sh, 1, &bs[0]), *vg = nt_view_of (g, 1, &C, 3, &bs[1]),
+           *vb = nt_view_of (b, 1, &C, 5, &bs[2]), *vdy = nt_view_of (dy, 4, sh, 7, &bs[3]),
+           *vy = nt_view_of (NULL, 4, sh, 9, &bs[4]), *vgx = nt_view_of (NULL, 2, shc, 11, &bs[5]),
+           *vnx = nt_view_of (NULL, 2, shc, 13, &bs[6]), *vdh = nt_view_of (NULL, 4, sh, 15, &bs[7]),
+           *vdg = nt_view_of (NULL, 1, &C, 17, &bs[8]), *vdb = nt_view_of (NULL, 1, &C, 19, &bs[9]);
+  DN_TEST_OK (dn_grn_forward (ty, tgx, tnx, th, tg, tb, 1e-6f));
+  DN_TEST_OK (dn_grn_forward (vy, vgx, vnx, vh, vg, vb, 1e-6f));
+  nt_check_same ("grn views out", vy, ty);
+  nt_check_same ("grn views nx", vnx, tnx);
+  DN_TEST_OK (dn_grn_backward (tdh, tdg, tdb, tdy, th, tg, tgx, tnx, 1e-6f));
+  DN_TEST_OK (dn_grn_backward (vdh, vdg, vdb, vdy, vh, vg, vgx, vnx, 1e-6f));
+  nt_check_same ("grn views dh", vdh, tdh);
+  nt_check_same ("grn views dgamma", vdg, tdg);
+  nt_check_same ("grn views dbeta", vdb, tdb);
+  DnTensor *all[] = { th, tg, tb, tdy, ty, tgx, tnx, tdh, tdg, tdb, vh, vg, vb, vdy, vy, vgx, vnx, vdh, vdg, vdb };
+  for (unsigned i = 0; i < G_N_ELEMENTS (all); i++)
+    nt_free (all[i]);
+  for (unsigned i = 0; i < G_N_ELEMENTS (bs); i++)
+    nt_free (bs[i]);
+  double *fr[] = { h, g, b, dy };
+  for (unsigned i = 0; i < G_N_ELEMENTS (fr); i++)
+    g_free (fr[i]);
+}
+
 static void
 test_bad_shapes (void)
 {
@@ -187,6 +224,7 @@ main (int argc, char **argv)
   dn_test_device ();
   g_test_add_func ("/ops/grn/forward-backward", test_grn);
   g_test_add_func ("/ops/grn/zero-norm", test_zero_norm);
+  g_test_add_func ("/ops/grn/views", test_views);
   g_test_add_func ("/ops/grn/bad-shapes", test_bad_shapes);
   return dn_test_run ();
 }

@@ -263,6 +263,48 @@ test_minmax_ties (void)
     nt_free (all[i]);
 }
 
+/* Views at odd offsets: the same results as contiguous tensors. */
+static void
+test_views (void)
+{
+  const int64_t sh[4] = { 3, 2, 3, 5 }, N = 3, n = 90, s2[2] = { 3, 2 };
+  double *x = dn_test_randn (n, 1300), *dy = dn_test_randn (n, 1301), *dn = dn_test_randn (N, 1302);
+  DnTensor *tx = dn_test_tensor (4, sh, x), *tdy = dn_test_tensor (4, sh, dy), *tdn = DN_TEST_TENSOR (dn, 1, N),
+           *ty = dn_test_zeros (4, sh), *tn = DN_TEST_ZEROS (1, N), *ts = dn_test_zeros (2, s2), *tdx = dn_test_zeros (4, sh);
+  DnTensor *bs[7];
+  DnTensor *vx = nt_view_of (x, 4, sh, 1, &bs[0]), *vdy = nt_view_of (dy, 4, sh, 3, &bs[1]),
+           *vdn = nt_view_of (dn, 1, &N, 5, &bs[2]), *vy = nt_view_of (NULL, 4, sh, 7, &bs[3]),
+           *vn = nt_view_of (NULL, 1, &N, 9, &bs[4]), *vs = nt_view_of (NULL, 2, s2, 11, &bs[5]),
+           *vdx = nt_view_of (NULL, 4, sh, 13, &bs[6]);
+  DN_TEST_OK (dn_l2norm_forward (tn, tx));
+  DN_TEST_OK (dn_l2norm_forward (vn, vx));
+  nt_check_same ("l2norm views forward", vn, tn);
+  DN_TEST_OK (dn_l2norm_backward (tdx, tdn, tx, tn));
+  DN_TEST_OK (dn_l2norm_backward (vdx, vdn, vx, vn));
+  nt_check_same ("l2norm views backward", vdx, tdx);
+  DN_TEST_OK (dn_change_norm_forward (ty, tn, tx, 12, 1e-8f));
+  DN_TEST_OK (dn_change_norm_forward (vy, vn, vx, 12, 1e-8f));
+  nt_check_same ("change_norm views forward", vy, ty);
+  DN_TEST_OK (dn_change_norm_backward (tdx, tdy, tx, tn, 12, 1e-8f));
+  DN_TEST_OK (dn_change_norm_backward (vdx, vdy, vx, vn, 12, 1e-8f));
+  nt_check_same ("change_norm views backward", vdx, tdx);
+  DN_TEST_OK (dn_minmax_norm_forward (ty, ts, tx, 1e-8f));
+  DN_TEST_OK (dn_minmax_norm_forward (vy, vs, vx, 1e-8f));
+  nt_check_same ("minmax_norm views forward", vy, ty);
+  nt_check_same ("minmax_norm views stats", vs, ts);
+  DN_TEST_OK (dn_minmax_norm_backward (tdx, tdy, tx, ts, 1e-8f));
+  DN_TEST_OK (dn_minmax_norm_backward (vdx, vdy, vx, vs, 1e-8f));
+  nt_check_same ("minmax_norm views backward", vdx, tdx);
+  DnTensor *all[] = { tx, tdy, tdn, ty, tn, ts, tdx, vx, vdy, vdn, vy, vn, vs, vdx };
+  for (unsigned i = 0; i < G_N_ELEMENTS (all); i++)
+    nt_free (all[i]);
+  for (unsigned i = 0; i < G_N_ELEMENTS (bs); i++)
+    nt_free (bs[i]);
+  g_free (x);
+  g_free (dy);
+  g_free (dn);
+}
+
 static void
 test_bad_shapes (void)
 {
@@ -303,6 +345,7 @@ main (int argc, char **argv)
   dn_test_device ();
   g_test_add_func ("/ops/sample-norm/forward-backward", test_sample_norms);
   g_test_add_func ("/ops/sample-norm/minmax-ties", test_minmax_ties);
+  g_test_add_func ("/ops/sample-norm/views", test_views);
   g_test_add_func ("/ops/sample-norm/bad-shapes", test_bad_shapes);
   return dn_test_run ();
 }

@@ -111,6 +111,30 @@ test_all_masked_row (void)
   nt_free (ty);
 }
 
+/* Views at odd offsets: the same results as contiguous tensors. */
+static void
+test_views (void)
+{
+  const int64_t sh[2] = { 7, 13 }, n = 7 * 13;
+  double *x = dn_test_randn (n, 660), *dy = dn_test_randn (n, 661);
+  DnTensor *tx = dn_test_tensor (2, sh, x), *tdy = dn_test_tensor (2, sh, dy), *ty = dn_test_zeros (2, sh),
+           *tdx = dn_test_zeros (2, sh);
+  DnTensor *bs[4];
+  DnTensor *vx = nt_view_of (x, 2, sh, 1, &bs[0]), *vdy = nt_view_of (dy, 2, sh, 3, &bs[1]),
+           *vy = nt_view_of (NULL, 2, sh, 5, &bs[2]), *vdx = nt_view_of (NULL, 2, sh, 7, &bs[3]);
+  DN_TEST_OK (dn_softmax_forward (ty, tx));
+  DN_TEST_OK (dn_softmax_forward (vy, vx));
+  nt_check_same ("softmax views forward", vy, ty);
+  DN_TEST_OK (dn_softmax_backward (tdx, tdy, ty));
+  DN_TEST_OK (dn_softmax_backward (vdx, vdy, vy));
+  nt_check_same ("softmax views backward", vdx, tdx);
+  DnTensor *all[] = { tx, tdy, ty, tdx, vx, vdy, vy, vdx, bs[0], bs[1], bs[2], bs[3] };
+  for (unsigned i = 0; i < G_N_ELEMENTS (all); i++)
+    nt_free (all[i]);
+  g_free (x);
+  g_free (dy);
+}
+
 static void
 test_bad_shapes (void)
 {
@@ -136,6 +160,7 @@ main (int argc, char **argv)
   dn_test_device ();
   g_test_add_func ("/ops/softmax/forward-backward", test_softmax);
   g_test_add_func ("/ops/softmax/all-masked-row", test_all_masked_row);
+  g_test_add_func ("/ops/softmax/views", test_views);
   g_test_add_func ("/ops/softmax/bad-shapes", test_bad_shapes);
   return dn_test_run ();
 }
