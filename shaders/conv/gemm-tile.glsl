@@ -18,6 +18,9 @@
 // and calls gemm_main() from main(). Optionally also GEMM_PREP_A(z, m, i) / GEMM_PREP_B(z, n, i): run
 // once per load slot i before the K loop with that slot's fixed row m (column n), so that the includer
 // can cache what depends on it alone (e.g. the decomposition of a column into sample and pixel).
+#ifndef GEMM_ROW0 // the first row of this dispatch (grids of more than 65535 row tiles take several)
+#define GEMM_ROW0 0u
+#endif
 #ifndef GEMM_PREP_A
 #define GEMM_PREP_A(z, m, i)
 #endif
@@ -37,7 +40,7 @@ void gemm_main()
 {
   uint M = gemm_M(), N = gemm_N(), K = gemm_K();
   uint z = gl_WorkGroupID.z;
-  uint m0 = gl_WorkGroupID.y * GEMM_BM, n0 = gl_WorkGroupID.x * GEMM_BN;
+  uint m0 = GEMM_ROW0 + gl_WorkGroupID.y * GEMM_BM, n0 = gl_WorkGroupID.x * GEMM_BN;
   uint tid = gl_LocalInvocationIndex;
   uint tx = tid % 16u, ty = tid / 16u;
   bool akf = gemm_a_kfast(), bkf = gemm_b_kfast();

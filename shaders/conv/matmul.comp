@@ -3,7 +3,7 @@
 // dn_gemm (compute/ops/conv/dn-gemm.c), used by dn_matmul_* and dn_linear_*. Variants: 64×64 tiles
 // (default) and 128×128 tiles with 8×8 register blocks (-DGEMM_BIG, for large products).
 #define DN_PARAMS uint M; uint N; uint K; uint lda; uint ldb; uint ldc; uint sa; uint sb; uint sc; \
-  uint trans_a; uint trans_b; float alpha; float beta; uint bias_mode; uint z0;
+  uint trans_a; uint trans_b; float alpha; float beta; uint bias_mode; uint z0; uint m0;
 #include "common.glsl"
 layout(local_size_x = 256) in;
 DN_BUF_RO(0, A)
@@ -21,6 +21,7 @@ DN_BUF_RO(3, bias) // bias_mode 1: one per column n, 2: one per row m, 0: not re
 #define GEMM_BK 16
 #endif
 
+#define GEMM_ROW0 pc.m0
 uint gemm_M() { return pc.M; }
 uint gemm_N() { return pc.N; }
 uint gemm_K() { return pc.K; }

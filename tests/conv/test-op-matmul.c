@@ -9,7 +9,9 @@
 #include "dn-ref.h"
 #include "dn-test.h"
 
-void dn_gemm_force_tile (int tile); /* dn-gemm.c: tests may force the Vulkan tile variant */
+/* dn-gemm.c test knobs: force the Vulkan tile variant; split grids beyond n workgroups per dimension */
+void dn_gemm_force_tile (int tile);
+void dn_gemm_debug_grid_limit (int64_t n);
 
 typedef struct
 {
@@ -102,6 +104,17 @@ test_forward_backward (void)
   };
   for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
     run_case (&cases[i], 10 + i * 7, false);
+}
+
+static void
+test_split_grids (void)
+{
+  /* grids bigger than the per-dispatch limit (65535 in real use) go out as several dispatches */
+  dn_gemm_debug_grid_limit (2);
+  const Case cases[] = { { 5, 300, 7, 9, false, false, 1 }, { 3, 130, 5, 4, true, true, 1 } };
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    run_case (&cases[i], 500 + i, false);
+  dn_gemm_debug_grid_limit (0);
 }
 
 static void
@@ -216,6 +229,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/ops/matmul/forward-backward", test_forward_backward);
   g_test_add_func ("/ops/matmul/views", test_views);
+  g_test_add_func ("/ops/matmul/split-grids", test_split_grids);
   g_test_add_func ("/ops/matmul/big-tiles", test_big_tiles);
   g_test_add_func ("/ops/matmul/gradcheck", test_gradcheck);
   g_test_add_func ("/ops/matmul/bad-shapes", test_bad_shapes);

@@ -24,7 +24,17 @@ dn_conv_check_device (const char *op, const DnTensor *ref, const DnTensor *t)
 
 /* dn_gemm --------------------------------------------------------------------------------------------- */
 
-static int gemm_force_tile; /* 0 auto, 64 or 128 (tests and benchmarks) */
+static int gemm_force_tile;            /* 0 auto, 64 or 128 (tests and benchmarks) */
+static int64_t gemm_grid_limit = 65535; /* workgroups per grid dimension (tests lower it) */
+
+/* Lowers the per-dimension workgroup count of one GEMM dispatch (0 restores 65535), so that tests can
+ * exercise the splitting of big grids into several dispatches on small problems. */
+void dn_gemm_debug_grid_limit (int64_t n);
+void
+dn_gemm_debug_grid_limit (int64_t n)
+{
+  gemm_grid_limit = n > 0 && n < 65535 ? n : 65535;
+}
 
 /* Forces the Vulkan GEMM tile size (64 or 128; 0 restores the automatic choice). For tests/benchmarks. */
 void dn_gemm_force_tile (int tile);
@@ -90,9 +100,9 @@ typedef struct
 {
   uint32_t M, N, K, lda, ldb, ldc, sa, sb, sc, trans_a, trans_b;
   float alpha, beta;
-  uint32_t bias_mode, z0;
+  uint32_t bias_mode, z0, m0;
 } MatmulPush;
-_Static_assert (sizeof (MatmulPush) == 60, "mirror of matmul.comp's DN_PARAMS");
+_Static_assert (sizeof (MatmulPush) == 64, "mirror of matmul.comp's DN_PARAMS");
 
 static DnStatus
 gemm_vulkan (const char *op, DnTensor *c, const DnTensor *a, const DnTensor *b, const DnTensor *bias,
@@ -102,7 +112,7 @@ gemm_vulkan (const char *op, DnTensor *c, const DnTensor *a, const DnTensor *b, 
   bool big = gemm_force_tile ? gemm_force_tile == 128 : big_tiles >= 256;
   int64_t tile = big ? 128 : 64;
   int64_t gx = (g->N + tile - 1) / tile, gy = (g->M + tile - 1) / tile;
-  if (gx > 65535 || gy > 65535)
+  if (gx > 65535)
     return dn_set_error (DN_ERROR_SHAPE, "%s: a %" PRId64 "×%" PRId64 " GEMM exceeds the 65535-workgroup grid", op,
                          g->M, g->N);
   MatmulPush pc = {
@@ -114,13 +124,17 @@ gemm_vulkan (const char *op, DnTensor *c, const DnTensor *a, const DnTensor *b, 
   };
   DnBinding bind[] = { DN_READ (a), DN_READ (b), g->beta != 0 ? DN_READ_WRITE (c) : DN_WRITE (c),
                        DN_READ (bias ? bias : a) };
-  for (int64_t z0 = 0; z0 < g->batch; z0 += 65535)
-    {
-      int64_t nz = g->batch - z0 < 65535 ? g->batch - z0 : 65535;
-      pc.z0 = (uint32_t) z0;
-      DN_TRY (dn_vk_dispatch (c->dev, big ? DN_SHADER_MATMUL_BIG : DN_SHADER_MATMUL, bind, 4, &pc, sizeof pc,
-                              (uint32_t) gx, (uint32_t) gy, (uint32_t) nz));
-    }
+  /* grids beyond 65535 row tiles or batch entries (the guaranteed minimum) take several dispatches */
+  int64_t lim = gemm_grid_limit;
+  for (int64_t z0 = 0; z0 < g->batch; z0 += lim)
+    for (int64_t y0 = 0; y0 < gy; y0 += lim)
+      {
+        int64_t nz = g->batch - z0 < lim ? g->batch - z0 : lim, ny = gy - y0 < lim ? gy - y0 : lim;
+        pc.z0 = (uint32_t) z0;
+        pc.m0 = (uint32_t) (y0 * tile);
+        DN_TRY (dn_vk_dispatch (c->dev, big ? DN_SHADER_MATMUL_BIG : DN_SHADER_MATMUL, bind, 4, &pc, sizeof pc,
+                                (uint32_t) gx, (uint32_t) ny, (uint32_t) nz));
+      }
   return DN_OK;
 }
 
