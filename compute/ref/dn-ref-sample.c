@@ -3,9 +3,10 @@
  * Mirrors (by reading) PyTorch 1.13 aten/src/ATen/native/GridSampler.h + cpu/GridSamplerKernel.cpp
  * (bilinear, zeros), UpSample.h + cpu/UpSampleKernel.cpp (bilinear, legacy nearest, separable
  * antialiased bicubic `_upsample_bicubic2d_aa`) and torchvision 0.14 ops/cpu/roi_align_kernel.cpp.
- * Deliberate float32 computations: the resize scales (PyTorch defines them as float32(in)/out, or
- * (in-1)/(out-1) with align_corners) and the legacy nearest index (computed in float and floored, so
- * the index itself is part of the semantics). Everything after that is float64.
+ * Deliberate float32 computations: the resize scales and source coordinates (PyTorch computes them
+ * in float32 for float tensors: scale = in/out or (in-1)/(out-1)), the legacy nearest index (computed in float and floored, so
+ * the index itself is part of the semantics) and roi_align's ROI geometry and sample positions (see
+ * RefRoi). Everything after that is float64.
  * SPDX-License-Identifier: MIT
  */
 #include <math.h>
@@ -147,13 +148,14 @@ dn_ref_resize_axis_matrix (double *w, int in_size, int out_size, DnRefResizeMode
         case DN_REF_RESIZE_BILINEAR:
           {
             /* area_pixel_compute_scale / _source_index (cubic = false), then
-             * compute_indices_weights_linear: i0 = (int) src, neighbour i0+1 unless i0 = in-1. */
-            double src;
+             * compute_indices_weights_linear: i0 = (int) src, neighbour i0+1 unless i0 = in-1. The
+             * scale and the source coordinate are float32 in PyTorch (accscalar_t of float). */
+            float src;
             if (align_corners)
-              src = out_size > 1 ? (double) ((float) (in_size - 1) / (float) (out_size - 1)) * o : 0.0;
+              src = out_size > 1 ? ((float) (in_size - 1) / (float) (out_size - 1)) * (float) o : 0.0f;
             else
               {
-                src = (double) ((float) in_size / (float) out_size) * (o + 0.5) - 0.5;
+                src = (float) ((double) ((float) in_size / (float) out_size) * (o + 0.5) - 0.5);
                 if (src < 0)
                   src = 0;
               }
@@ -186,11 +188,12 @@ dn_ref_resize_axis_matrix (double *w, int in_size, int out_size, DnRefResizeMode
           }
         case DN_REF_RESIZE_BICUBIC_AA:
           {
-            /* HelperInterpCubic::compute_indices_weights_aa -> _compute_weights_aa */
-            double scale = (float) in_size / (float) out_size;
-            double support = scale >= 1 ? 2 * scale : 2.0;
-            double invscale = scale >= 1 ? 1 / scale : 1.0;
-            double center = scale * (o + 0.5);
+            /* HelperInterpCubic::compute_indices_weights_aa -> _compute_weights_aa, with its float32
+             * scale, center and filter argument (scalar_t = float); the filter and sums are float64. */
+            float scale = (float) in_size / (float) out_size;
+            float support = scale >= 1 ? 2 * scale : 2.0f;
+            float invscale = scale >= 1 ? (float) (1.0 / scale) : 1.0f;
+            float center = (float) (scale * (o + 0.5));
             int64_t xmin = (int64_t) (center - support + 0.5);
             if (xmin < 0)
               xmin = 0;
@@ -199,10 +202,10 @@ dn_ref_resize_axis_matrix (double *w, int in_size, int out_size, DnRefResizeMode
               xmax = in_size;
             double total = 0;
             for (int64_t j = xmin; j < xmax; j++)
-              total += aa_cubic ((j - center + 0.5) * invscale);
+              total += aa_cubic ((float) (((float) j - center + 0.5) * invscale));
             for (int64_t j = xmin; j < xmax; j++)
               {
-                double v = aa_cubic ((j - center + 0.5) * invscale);
+                double v = aa_cubic ((float) (((float) j - center + 0.5) * invscale));
                 row[j] = total != 0 ? v / total : v;
               }
             break;
@@ -295,14 +298,25 @@ roi_bilinear (int H, int W, double y, double x, int *yl, int *yh, int *xl, int *
   return true;
 }
 
+/* The ROI geometry and the sample positions are computed in float32, exactly as torchvision does for
+ * float inputs (T = float in roi_align_kernel.cpp): they define where the op samples, and a float64
+ * geometry would move each sample by up to ~1e-5 px on a 100 px image (1e-5 relative on a rough
+ * image). The interpolation and the averaging are float64. */
 typedef struct
 {
-  int n;                   /* batch index, -1 when out of range */
-  double start_h, start_w; /* roi start in pixel coordinates */
-  double bin_h, bin_w;     /* bin size */
-  int grid_h, grid_w;      /* samples per bin */
-  double count;            /* max(grid_h*grid_w, 1) */
+  int n;                  /* batch index, -1 when outside [0,N) */
+  float start_h, start_w; /* roi start in pixel coordinates */
+  float bin_h, bin_w;     /* bin size */
+  int grid_h, grid_w;     /* samples per bin */
+  double count;           /* max(grid_h*grid_w, 1) */
 } RefRoi;
+
+static int
+ref_grid (float len, int pooled)
+{
+  float q = len / (float) pooled;
+  return q > 0 ? (int) ceilf (q) : 0; /* ceil(roi_size / pooled) in float; none for an empty roi */
+}
 
 static RefRoi
 ref_roi (const double *box, int N, int PH, int PW, double spatial_scale, int sampling_ratio, bool aligned)
@@ -310,23 +324,32 @@ ref_roi (const double *box, int N, int PH, int PW, double spatial_scale, int sam
   RefRoi r;
   double bn = box[0];
   r.n = (bn > -1 && bn < N) ? (int) bn : -1; /* torchvision truncates the index */
-  double offset = aligned ? 0.5 : 0.0;
-  r.start_w = box[1] * spatial_scale - offset;
-  r.start_h = box[2] * spatial_scale - offset;
-  double end_w = box[3] * spatial_scale - offset;
-  double end_h = box[4] * spatial_scale - offset;
-  double rw = end_w - r.start_w, rh = end_h - r.start_h;
+  float scale = (float) spatial_scale, offset = aligned ? 0.5f : 0.0f;
+  r.start_w = (float) box[1] * scale - offset;
+  r.start_h = (float) box[2] * scale - offset;
+  float end_w = (float) box[3] * scale - offset;
+  float end_h = (float) box[4] * scale - offset;
+  float rw = end_w - r.start_w, rh = end_h - r.start_h;
   if (!aligned)
     {
-      rw = fmax (rw, 1.0);
-      rh = fmax (rh, 1.0);
+      rw = fmaxf (rw, 1.0f);
+      rh = fmaxf (rh, 1.0f);
     }
-  r.bin_h = rh / PH;
-  r.bin_w = rw / PW;
-  r.grid_h = sampling_ratio > 0 ? sampling_ratio : (int) ceil (rh / PH);
-  r.grid_w = sampling_ratio > 0 ? sampling_ratio : (int) ceil (rw / PW);
+  r.bin_h = rh / (float) PH;
+  r.bin_w = rw / (float) PW;
+  r.grid_h = sampling_ratio > 0 ? sampling_ratio : ref_grid (rh, PH);
+  r.grid_w = sampling_ratio > 0 ? sampling_ratio : ref_grid (rw, PW);
   r.count = r.grid_h * r.grid_w > 1 ? r.grid_h * r.grid_w : 1;
   return r;
+}
+
+/* torchvision's sample position: start + p·bin + (i + .5f)·bin / grid, in float32. */
+static double
+ref_pos (float start, int p, float bin, int i, int grid)
+{
+  float a = start + (float) p * bin;
+  float b = ((float) i + 0.5f) * bin / (float) grid;
+  return (double) (a + b);
 }
 
 static void
@@ -346,8 +369,8 @@ roi_align_ref (double *out, double *dinp, const double *dout, const double *inp,
                 for (int iy = 0; iy < r.grid_h; iy++)
                   for (int ix = 0; ix < r.grid_w; ix++)
                     {
-                      double y = r.start_h + ph * r.bin_h + (iy + 0.5) * r.bin_h / r.grid_h;
-                      double x = r.start_w + pw * r.bin_w + (ix + 0.5) * r.bin_w / r.grid_w;
+                      double y = ref_pos (r.start_h, ph, r.bin_h, iy, r.grid_h);
+                      double x = ref_pos (r.start_w, pw, r.bin_w, ix, r.grid_w);
                       int yl, yh, xl, xh;
                       double w[4];
                       if (!roi_bilinear (H, W, y, x, &yl, &yh, &xl, &xh, w))

@@ -41,7 +41,7 @@ void dn_ref_resize_backward (double *dinp,       // (N,C,H,W)
 void dn_ref_resize_axis_matrix (double *w, int in_size, int out_size, DnRefResizeMode mode, bool align_corners);
 
 /* torchvision.ops.roi_align; boxes rows (batch_index, x1, y1, x2, y2). A truncated batch index outside [0,N)
- * gives zeros (and no gradient). */
+ * gives zeros (and no gradient). The ROI geometry and sample positions are float32, as in torchvision. */
 void dn_ref_roi_align_forward (double *out,         // (K,C,PH,PW)
                                const double *inp,   // (N,C,H,W)
                                const double *boxes, // (K,5)

@@ -1,7 +1,8 @@
 /* test-op-roi-align.c: torchvision roi_align forward and input backward, against the float64 reference
  * (dn_ref_roi_align_*), against torchvision (tests/sample/data/sample_torch.h5), against the V1 twin's
- * synthesis crops (shared fixture v1_fixture.h5: ops/create_crops, reflect pad → roi_align → bicubic aa
- * resize), and the reference backward against finite differences.
+ * synthesis crops (shared fixture v1_fixture.h5: ops/create_crops, reflect pad (the elem family's
+ * dn_reflect_pad2d_*) → roi_align → bicubic aa resize, forward and the chain's backward), and the
+ * reference backward against finite differences.
  * SPDX-License-Identifier: MIT
  */
 #include <math.h>
@@ -100,10 +101,7 @@ run_case (RoiCase c, uint64_t seed)
   char what[160];
   g_snprintf (what, sizeof what, "roi_align (%d,%d,%d,%d) K=%d ->(%d,%d) scale=%g sr=%d aligned=%d", c.N, c.C, c.H,
               c.W, c.K, c.PH, c.PW, c.spatial_scale, c.sampling_ratio, c.aligned);
-  /* 2e-5: the sample coordinates are float32 (torchvision computes them so, from float boxes): a
-   * coordinate near 93 carries ~3 float roundings of ulp(93)/2 = 4e-6 px each, times the local slope
-   * of a randn image (up to ~2·max|img| per pixel) */
-  check_backend (what, &c, inp, boxes, dout, out, dinp, 2e-5);
+  check_backend (what, &c, inp, boxes, dout, out, dinp, 1e-5);
   g_free (inp);
   g_free (boxes);
   g_free (dout);
@@ -260,8 +258,11 @@ test_v1_crops (void)
   dn_ref_resize_forward (rr, ro, K, 1, 93, 93, 93, 93, DN_REF_RESIZE_BICUBIC_AA, false);
   dn_test_check_close ("v1 create_crops: reference vs fixture", rr, crops, no, 1e-5);
 
-  /* the backend */
-  DnTensor *ti = DN_TEST_TENSOR (padded, 4, 1, 1, c.H, c.W);
+  /* the backend, with the elem family's reflect pad */
+  DnTensor *timg = DN_TEST_TENSOR (image, 4, 1, 1, H, W);
+  DnTensor *ti = DN_TEST_ZEROS (4, 1, 1, c.H, c.W);
+  DN_TEST_OK (dn_reflect_pad2d_forward (ti, timg, pad, pad, pad, pad));
+  dn_test_check_tensor ("v1 create_crops: reflect pad", ti, padded, 0);
   DnTensor *tb = DN_TEST_TENSOR (boxes, 2, K, 5);
   DnTensor *troi = DN_TEST_ZEROS (4, K, 1, 93, 93);
   DnTensor *tcrop = DN_TEST_ZEROS (4, K, 1, 93, 93);
@@ -270,7 +271,7 @@ test_v1_crops (void)
   dn_test_check_tensor ("v1 create_crops: backend roi_align vs fixture", troi, crops, 1e-5);
   dn_test_check_tensor ("v1 create_crops: backend roi_align + bicubic aa vs fixture", tcrop, crops, 1e-5);
 
-  /* and the chain's backward to the padded image against the reference */
+  /* and the chain's backward to the padded image against the reference, then through the pad */
   double *g = dn_test_randn (no, 8);
   double *rg = g_new0 (double, n_img (&c)), *rgr = g_new0 (double, no);
   dn_ref_resize_backward (rgr, g, K, 1, 93, 93, 93, 93, DN_REF_RESIZE_BICUBIC_AA, false);
@@ -281,6 +282,19 @@ test_v1_crops (void)
   DN_TEST_OK (dn_resize_bicubic_aa_backward (tgr, tg));
   DN_TEST_OK (dn_roi_align_backward (tgi, tgr, tb, 1.0f, -1, true));
   dn_test_check_tensor ("v1 create_crops: backend backward to the padded image", tgi, rg, 1e-5);
+  double *rimg = g_new0 (double, (int64_t) H * W); /* fold the padded gradient back (reflect pad's adjoint) */
+  for (int y = 0; y < c.H; y++)
+    for (int x = 0; x < c.W; x++)
+      {
+        int sy = y - pad, sx = x - pad;
+        sy = sy < 0 ? -sy : sy >= H ? 2 * (H - 1) - sy : sy;
+        sx = sx < 0 ? -sx : sx >= W ? 2 * (W - 1) - sx : sx;
+        rimg[(int64_t) sy * W + sx] += rg[(int64_t) y * c.W + x];
+      }
+  DnTensor *tgimg = DN_TEST_ZEROS (4, 1, 1, H, W);
+  DN_TEST_OK (dn_reflect_pad2d_backward (tgimg, tgi, pad, pad, pad, pad));
+  dn_test_check_tensor ("v1 create_crops: backend backward to the image", tgimg, rimg, 1e-5);
+  g_free (rimg);
 
   g_free (image);
   g_free (boxes);
@@ -291,7 +305,7 @@ test_v1_crops (void)
   g_free (g);
   g_free (rg);
   g_free (rgr);
-  DnTensor *all[] = { ti, tb, troi, tcrop, tg, tgr, tgi };
+  DnTensor *all[] = { timg, ti, tb, troi, tcrop, tg, tgr, tgi, tgimg };
   for (size_t i = 0; i < G_N_ELEMENTS (all); i++)
     dn_tensor_free (all[i]);
 }
