@@ -13,14 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "dn-cli.h"
 #include "dn-device.h"
 #include "dn-ops.h"
-
-typedef struct
-{
-  DnDeviceOptions dev;
-  const char *backend_name;
-} CommonOptions;
 
 static void
 usage (FILE *f)
@@ -29,6 +24,12 @@ usage (FILE *f)
               "commands:\n"
               "  devices                 list compute devices\n"
               "  selftest                small forward/backward on every backend, backends compared\n"
+              "  info MODEL              neurons, members, parameters, input, layers\n"
+              "  predict --model MODEL --input IN --output OUT.npy [--members 1,3] [--trained-positions] [--batch N]\n"
+              "  gradient --model MODEL --input IN --neuron K --output OUT.npy\n"
+              "  import FOLDER OUT.h5    a DualNeuron twins/<Model>/ folder into one twin bundle\n"
+              "MODEL: builtin:gabor-v1, a twin bundle (.h5), a checkpoint, or a folder of checkpoints\n"
+              "IN: a .npy float32 (N,C,H,W) in model-input space, or an HDF5 dataset FILE.h5:/path\n"
               "options:\n"
               "  --backend auto|cpu|vulkan   compute backend (default auto: a GPU if present, else CPU)\n"
               "  --device N                  Vulkan device index (see `devices`)\n"
@@ -37,42 +38,71 @@ usage (FILE *f)
               "  --validation                enable the Vulkan validation layer\n");
 }
 
-/* Parses the common options; returns the index of the first unparsed argument or -1 on error. */
-static int
-parse_common (int argc, char **argv, int i, CommonOptions *o)
+void
+dn_cli_common_init (CliCommon *c)
 {
-  dn_device_options_init (&o->dev);
-  o->backend_name = "auto";
-  for (; i < argc; i++)
+  dn_device_options_init (&c->dev);
+}
+
+int
+dn_cli_parse_common (int argc, char **argv, int i, CliCommon *c)
+{
+  const char *a = argv[i];
+  bool has = i + 1 < argc;
+  if (strcmp (a, "--backend") == 0 && has)
     {
-      const char *a = argv[i];
-      if (strcmp (a, "--backend") == 0 && i + 1 < argc)
-        {
-          o->backend_name = argv[++i];
-          if (strcmp (o->backend_name, "cpu") == 0)
-            o->dev.backend = DN_BACKEND_CPU;
-          else if (strcmp (o->backend_name, "vulkan") == 0)
-            o->dev.backend = DN_BACKEND_VULKAN;
-          else if (strcmp (o->backend_name, "auto") == 0)
-            o->dev.backend = DN_BACKEND_AUTO;
-          else
-            {
-              fprintf (stderr, "dualneuron-cli: unknown backend '%s' (cpu, vulkan or auto)\n", o->backend_name);
-              return -1;
-            }
-        }
-      else if (strcmp (a, "--device") == 0 && i + 1 < argc)
-        o->dev.device_index = atoi (argv[++i]);
-      else if (strcmp (a, "--software") == 0)
-        o->dev.prefer_software = true;
-      else if (strcmp (a, "--threads") == 0 && i + 1 < argc)
-        o->dev.n_threads = atoi (argv[++i]);
-      else if (strcmp (a, "--validation") == 0)
-        o->dev.validation = true;
+      const char *b = argv[i + 1];
+      if (strcmp (b, "cpu") == 0)
+        c->dev.backend = DN_BACKEND_CPU;
+      else if (strcmp (b, "vulkan") == 0)
+        c->dev.backend = DN_BACKEND_VULKAN;
+      else if (strcmp (b, "auto") == 0)
+        c->dev.backend = DN_BACKEND_AUTO;
       else
-        break;
+        {
+          fprintf (stderr, "dualneuron-cli: unknown backend '%s' (cpu, vulkan or auto)\n", b);
+          return -1;
+        }
+      return i + 2;
+    }
+  if (strcmp (a, "--device") == 0 && has)
+    {
+      c->dev.device_index = atoi (argv[i + 1]);
+      return i + 2;
+    }
+  if (strcmp (a, "--threads") == 0 && has)
+    {
+      c->dev.n_threads = atoi (argv[i + 1]);
+      return i + 2;
+    }
+  if (strcmp (a, "--software") == 0)
+    {
+      c->dev.prefer_software = true;
+      return i + 1;
+    }
+  if (strcmp (a, "--validation") == 0)
+    {
+      c->dev.validation = true;
+      return i + 1;
     }
   return i;
+}
+
+DnDevice *
+dn_cli_device (const CliCommon *c)
+{
+  DnStatus st;
+  DnDevice *dev = dn_device_new (&c->dev, &st);
+  if (!dev)
+    dn_cli_fail ("opening the compute device");
+  return dev;
+}
+
+int
+dn_cli_fail (const char *what)
+{
+  fprintf (stderr, "dualneuron-cli: %s: %s\n", what, dn_last_error ());
+  return 1;
 }
 
 static int
@@ -135,7 +165,7 @@ out:
 }
 
 static int
-cmd_selftest (const CommonOptions *o)
+cmd_selftest (const CliCommon *o)
 {
   DnDeviceInfo infos[32];
   int n = dn_device_enumerate (infos, 32);
@@ -191,21 +221,36 @@ main (int argc, char **argv)
       usage (argc < 2 ? stderr : stdout);
       return argc < 2 ? 2 : 0;
     }
-  CommonOptions o;
-  int i = parse_common (argc, argv, 2, &o);
-  if (i < 0)
-    return 2;
-  if (i < argc)
+  const char *cmd = argv[1];
+  if (strcmp (cmd, "info") == 0)
+    return dn_cli_info (argc, argv);
+  if (strcmp (cmd, "predict") == 0)
+    return dn_cli_predict (argc, argv);
+  if (strcmp (cmd, "gradient") == 0)
+    return dn_cli_gradient (argc, argv);
+  if (strcmp (cmd, "import") == 0)
+    return dn_cli_import (argc, argv);
+  CliCommon o;
+  dn_cli_common_init (&o);
+  int i = 2;
+  while (i < argc)
     {
-      fprintf (stderr, "dualneuron-cli: unexpected argument '%s'\n", argv[i]);
-      usage (stderr);
-      return 2;
+      int j = dn_cli_parse_common (argc, argv, i, &o);
+      if (j < 0)
+        return 2;
+      if (j == i)
+        {
+          fprintf (stderr, "dualneuron-cli: unexpected argument '%s'\n", argv[i]);
+          usage (stderr);
+          return 2;
+        }
+      i = j;
     }
-  if (strcmp (argv[1], "devices") == 0)
+  if (strcmp (cmd, "devices") == 0)
     return cmd_devices ();
-  if (strcmp (argv[1], "selftest") == 0)
+  if (strcmp (cmd, "selftest") == 0)
     return cmd_selftest (&o);
-  fprintf (stderr, "dualneuron-cli: unknown command '%s'\n", argv[1]);
+  fprintf (stderr, "dualneuron-cli: unknown command '%s'\n", cmd);
   usage (stderr);
   return 2;
 }

@@ -1,0 +1,196 @@
+/* test-twin-v1.c: the V1GrayTaskDriven ensemble (real weights from ../shared/dualneuron) against
+ * v1_fixture.h5 (PyTorch): every member and the ensemble in both readout modes, the intermediates,
+ * the input gradients, and a zero-norm GRN channel. Issue #3 tolerances: outputs rel 1e-4, gradients
+ * rel 1e-3 (relative = max abs error / max abs value).
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+
+#include "dn-ops.h"
+#include "dn-twin-load.h"
+#include "twin-fixture.h"
+
+static DnTwin *twin;
+static DnH5 *fx;
+static DnTensor *inputs; /* (6,1,93,93) */
+
+static void
+test_info (void)
+{
+  const DnTwinInfo *info = dn_twin_info (twin);
+  g_assert_cmpint (info->arch, ==, DN_ARCH_V1_CONVNEXT);
+  g_assert_cmpint (info->n_neurons, ==, 458);
+  g_assert_cmpint (info->n_members, ==, 5);
+  g_assert_cmpint (info->in_h, ==, 93);
+}
+
+static void
+check_outputs (const char *mode, bool centered)
+{
+  dn_twin_set_centered (twin, centered);
+  DnTensor *out = DN_TEST_ZEROS (2, 6, 458);
+  char path[128], what[160];
+  for (int m = 0; m < 5; m++)
+    {
+      DN_TEST_OK (dn_twin_member_forward (twin, m, out, inputs));
+      g_snprintf (path, sizeof path, "/outputs/%s/member_%d", mode, m + 1);
+      double *want = twin_read (fx, path, NULL, NULL);
+      g_snprintf (what, sizeof what, "V1 %s", path);
+      dn_test_check_tensor (what, out, want, 1e-4);
+      free (want);
+      if (centered)
+        {
+          static const char *names[] = { "stem", "stage0", "downsample", "bn_gelu" };
+          for (int i = 0; i < 4; i++)
+            {
+              g_snprintf (path, sizeof path, "/intermediates/member_%d/%s", m + 1, names[i]);
+              double *w = twin_read (fx, path, NULL, NULL);
+              g_snprintf (what, sizeof what, "V1 %s", path);
+              dn_test_check_tensor (what, dn_twin_intermediate (twin, names[i]), w, 1e-4);
+              free (w);
+            }
+        }
+    }
+  DN_TEST_OK (dn_twin_forward (twin, out, inputs));
+  g_snprintf (path, sizeof path, "/outputs/%s/ensemble", mode);
+  double *want = twin_read (fx, path, NULL, NULL);
+  g_snprintf (what, sizeof what, "V1 %s", path);
+  dn_test_check_tensor (what, out, want, 1e-4);
+  free (want);
+  dn_tensor_free (out);
+  dn_twin_set_centered (twin, true);
+}
+
+static void
+test_outputs_centered (void)
+{
+  check_outputs ("centered", true);
+}
+
+static void
+test_outputs_trained (void)
+{
+  check_outputs ("trained_mu", false);
+}
+
+/* ∂r_100/∂x at input 2 (the Gabor), ensemble and member 1 */
+static void
+test_gradients (void)
+{
+  DnStatus st;
+  DnTensor *x = dn_tensor_view (inputs, 2 * 93 * 93, 4, (const int64_t[]){ 1, 1, 93, 93 }, &st);
+  double dout_h[458] = { 0 };
+  dout_h[100] = 1;
+  DnTensor *dout = DN_TEST_TENSOR (dout_h, 2, 1, 458);
+  DnTensor *dx = DN_TEST_ZEROS (4, 1, 1, 93, 93);
+  DnTensor *out = DN_TEST_ZEROS (2, 1, 458);
+  DN_TEST_OK (dn_twin_forward_backward (twin, out, dx, x, dout));
+  double *want = twin_read (fx, "/grad/ensemble_centered", NULL, NULL);
+  dn_test_check_tensor ("V1 ensemble gradient", dx, want, 1e-3);
+  double *got = dn_test_download (dx);
+  for (int i = 0; i < 93; i++)
+    {
+      g_assert_cmpfloat (got[92 * 93 + i], ==, 0.0); /* row 92 is never read */
+      g_assert_cmpfloat (got[i * 93 + 92], ==, 0.0);
+    }
+  double *r = dn_test_download (out);
+  g_assert_cmpfloat (fabs (r[100] - 7.42), <, 0.01);
+  g_free (r);
+  g_free (got);
+  free (want);
+
+  bool only1[5] = { true, false, false, false, false };
+  DN_TEST_OK (dn_twin_set_members (twin, only1));
+  DN_TEST_OK (dn_tensor_fill (dx, 0));
+  DN_TEST_OK (dn_twin_forward_backward (twin, out, dx, x, dout));
+  want = twin_read (fx, "/grad/member_1_centered", NULL, NULL);
+  dn_test_check_tensor ("V1 member 1 gradient", dx, want, 1e-3);
+  free (want);
+  bool all[5] = { true, true, true, true, true };
+  DN_TEST_OK (dn_twin_set_members (twin, all));
+  bool none[5] = { false };
+  DN_TEST_FAILS (dn_twin_set_members (twin, none), DN_ERROR_INVALID_ARGUMENT);
+  dn_tensor_free (x);
+  dn_tensor_free (dout);
+  dn_tensor_free (dx);
+  dn_tensor_free (out);
+}
+
+/* A strongly negative input drives GELU to exactly 0 in some channels: the GRN norm is 0 there and the
+ * gradient must stay finite (twins.md §2.2). */
+static void
+test_finite_gradients (void)
+{
+  double *img = dn_test_randn (93 * 93, 77);
+  for (int i = 0; i < 93 * 93; i++)
+    img[i] = img[i] * 40 - 200;
+  DnTensor *x = DN_TEST_TENSOR (img, 4, 1, 1, 93, 93);
+  double dout_h[458];
+  for (int i = 0; i < 458; i++)
+    dout_h[i] = 1;
+  DnTensor *dout = DN_TEST_TENSOR (dout_h, 2, 1, 458);
+  DnTensor *dx = DN_TEST_ZEROS (4, 1, 1, 93, 93);
+  DN_TEST_OK (dn_twin_forward_backward (twin, NULL, dx, x, dout));
+  DN_TEST_OK (dn_tensor_check_finite (dx, "V1 input gradient"));
+  dn_tensor_free (x);
+  dn_tensor_free (dout);
+  dn_tensor_free (dx);
+  g_free (img);
+}
+
+static void
+test_bad_input (void)
+{
+  DnTensor *x = DN_TEST_ZEROS (4, 2, 1, 92, 93);
+  DnTensor *out = DN_TEST_ZEROS (2, 2, 458);
+  DN_TEST_FAILS (dn_twin_forward (twin, out, x), DN_ERROR_SHAPE);
+  DnTensor *x2 = DN_TEST_ZEROS (4, 2, 1, 93, 93);
+  DnTensor *out2 = DN_TEST_ZEROS (2, 2, 457);
+  DN_TEST_FAILS (dn_twin_forward (twin, out2, x2), DN_ERROR_SHAPE);
+  DnTensor *x0 = DN_TEST_ZEROS (4, 0, 1, 93, 93);
+  DnTensor *out0 = DN_TEST_ZEROS (2, 0, 458);
+  DN_TEST_OK (dn_twin_forward (twin, out0, x0));
+  DnStatus st;
+  g_assert_null (dn_twin_open (dn_test_device (), "/nonexistent/v1.pth", &st));
+  g_assert_cmpint (st, ==, DN_ERROR_IO);
+  g_assert_nonnull (strstr (dn_last_error (), "/nonexistent/v1.pth"));
+  dn_tensor_free (x);
+  dn_tensor_free (out);
+  dn_tensor_free (x2);
+  dn_tensor_free (out2);
+  dn_tensor_free (x0);
+  dn_tensor_free (out0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  char *dir = twin_shared_path ("dualneuron/V1GrayTaskDriven");
+  char *fixture = twin_shared_path ("fixtures/v1_fixture.h5");
+  DnStatus st;
+  twin = dn_twin_open (dn_test_device (), dir, &st);
+  if (!twin)
+    g_error ("cannot open the V1 twin: %s", dn_last_error ());
+  fx = dn_h5_open (fixture, false, &st);
+  if (!fx)
+    g_error ("%s", dn_last_error ());
+  int64_t n, shape[8];
+  double *x = twin_read (fx, "/inputs", &n, shape);
+  inputs = dn_test_tensor (4, shape, x);
+  free (x);
+  g_test_add_func ("/twin/v1/info", test_info);
+  g_test_add_func ("/twin/v1/outputs-centered", test_outputs_centered);
+  g_test_add_func ("/twin/v1/outputs-trained", test_outputs_trained);
+  g_test_add_func ("/twin/v1/gradients", test_gradients);
+  g_test_add_func ("/twin/v1/finite-gradients", test_finite_gradients);
+  g_test_add_func ("/twin/v1/bad-input", test_bad_input);
+  int rc = g_test_run ();
+  dn_tensor_free (inputs);
+  dn_twin_free (twin);
+  dn_h5_close (fx);
+  g_free (dir);
+  g_free (fixture);
+  dn_test_device_free ();
+  return rc;
+}
