@@ -223,8 +223,17 @@ test_zero_size (void)
   double zeros[6 * 4 * 9] = { 0 };
   dn_test_check_tensor ("conv2d dweight of no samples", dw, zeros, 0);
   dn_test_check_tensor ("conv2d dbias of no samples", db, zeros, 0);
-  DnTensor *ts[] = { x, w, b, y, dw, db };
-  for (int i = 0; i < 6; i++)
+  /* no input channels: the output is the bias */
+  double bv[3] = { 1, -2, 3 }, want[3 * 4] = { 1, 1, 1, 1, -2, -2, -2, -2, 3, 3, 3, 3 };
+  DnTensor *x0 = DN_TEST_ZEROS (4, 1, 0, 3, 3), *w0 = DN_TEST_ZEROS (4, 3, 0, 2, 2), *b0 = DN_TEST_TENSOR (bv, 1, 3);
+  DnTensor *y0 = DN_TEST_ZEROS (4, 1, 3, 2, 2), *db0 = DN_TEST_ZEROS (1, 3);
+  DN_TEST_OK (dn_conv2d_forward (y0, x0, w0, b0, NULL));
+  dn_test_check_tensor ("conv2d with Cin = 0", y0, want, 0);
+  DN_TEST_OK (dn_conv2d_backward (x0, w0, db0, y0, x0, w0, NULL));
+  double wdb[3] = { 4, -8, 12 };
+  dn_test_check_tensor ("conv2d dbias with Cin = 0", db0, wdb, 0);
+  DnTensor *ts[] = { x, w, b, y, dw, db, x0, w0, b0, y0, db0 };
+  for (int i = 0; i < 11; i++)
     dn_tensor_free (ts[i]);
 }
 

@@ -753,6 +753,12 @@ dn_conv2d_forward (DnTensor *out, const DnTensor *inp, const DnTensor *weight, c
     DN_TRY (check_bias (op, out, bias, g.Cout));
   if (dn_tensor_numel (out) == 0)
     return DN_OK;
+  if (g.Kg == 0)
+    {
+      /* no input channels: every output is an empty sum (plus the bias) */
+      DN_TRY (dn_tensor_fill (out, 0));
+      return bias ? dn_bias_add_forward (out, out, bias) : DN_OK;
+    }
   DnDevice *dev = out->dev;
   if (dn_device_is_cpu (dev))
     {
@@ -822,7 +828,7 @@ dn_conv2d_backward (DnTensor *dinp, DnTensor *dweight, DnTensor *dbias, const Dn
       int64_t S = dout->shape[2] * dout->shape[3];
       DN_TRY (dn_conv_bias_grad (op, dbias, dout, dout->shape[0], dout->shape[1], S));
     }
-  if ((!dinp && !dweight) || dn_tensor_numel (dout) == 0)
+  if ((!dinp && !dweight) || dn_tensor_numel (dout) == 0 || g.Kg == 0)
     return DN_OK;
   DnDevice *dev = dout->dev;
   if (dn_device_is_cpu (dev))
