@@ -12,6 +12,8 @@
 
 #include "dn-backend-private.h"
 
+#include <cblas.h>
+
 struct DnCpuPool
 {
   int n_threads; /* including the caller */
@@ -172,4 +174,71 @@ dn_cpu_parallel_for (DnDevice *dev, int64_t n, int64_t grain, DnRangeFn fn, void
     pthread_cond_wait (&p->done, &p->lock);
   pthread_mutex_unlock (&p->lock);
   pthread_mutex_unlock (&p->busy);
+}
+
+/* GEMM ---------------------------------------------------------------------------------------------- */
+
+typedef struct
+{
+  bool ta, tb, split_m;
+  int64_t M, N, K, lda, ldb, ldc, chunk;
+  float alpha, beta;
+  const float *A, *B;
+  float *C;
+} GemmJob;
+
+static void
+gemm_range (void *ctx, int64_t b, int64_t e)
+{
+  const GemmJob *j = ctx;
+  for (int64_t p = b; p < e; p++)
+    {
+      int64_t s = p * j->chunk;
+      int64_t len = j->split_m ? j->M - s : j->N - s;
+      if (len > j->chunk)
+        len = j->chunk;
+      if (len <= 0)
+        continue;
+      const float *A = j->A, *B = j->B;
+      float *C = j->C;
+      int64_t M = j->M, N = j->N;
+      if (j->split_m)
+        {
+          A += j->ta ? s : s * j->lda;
+          C += s * j->ldc;
+          M = len;
+        }
+      else
+        {
+          B += j->tb ? s * j->ldb : s;
+          C += s;
+          N = len;
+        }
+      cblas_sgemm (CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int) M,
+                   (int) N, (int) j->K, j->alpha, A, (int) j->lda, B, (int) j->ldb, j->beta, C, (int) j->ldc);
+    }
+}
+
+void
+dn_cpu_sgemm (DnDevice *dev, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+              int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+  if (M <= 0 || N <= 0)
+    return;
+  int threads = dev && dev->pool ? dev->pool->n_threads : 1;
+  GemmJob j = { trans_a, trans_b, M >= N, M, N, K, lda, ldb, ldc, 0, alpha, beta, A, B, C };
+  int64_t len = j.split_m ? M : N;
+  /* one piece per thread for big products; small ones run in one call */
+  if (threads == 1 || (double) M * (double) N * (double) (K > 0 ? K : 1) < 2e5 || len < 2 * threads)
+    {
+      j.chunk = len;
+      gemm_range (&j, 0, 1);
+      return;
+    }
+  int64_t pieces = threads * 4;
+  j.chunk = (len + pieces - 1) / pieces;
+  if (j.split_m && !trans_a)
+    j.chunk = (j.chunk + 7) & ~(int64_t) 7;
+  pieces = (len + j.chunk - 1) / j.chunk;
+  dn_cpu_parallel_for (dev, pieces, 1, gemm_range, &j);
 }

@@ -17,6 +17,7 @@
  * SPDX-License-Identifier: MIT
  */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dn-device.h"
@@ -61,6 +62,12 @@ DnStatus dn_vk_dispatch_1d_local (DnDevice *dev, DnShaderId shader, const DnBind
  * device's worker threads (the calling thread takes part). Returns when every chunk is done. */
 typedef void (*DnRangeFn) (void *ctx, int64_t begin, int64_t end);
 void dn_cpu_parallel_for (DnDevice *dev, int64_t n, int64_t grain, DnRangeFn fn, void *ctx);
+
+/* Row-major single-precision GEMM for CPU kernels: C = alpha·op(A)·op(B) + beta·C, split over the
+ * device's threads (each piece a single-threaded OpenBLAS call; OpenBLAS's own threads are not used,
+ * so they never compete with the pool). Call it from the calling thread, not from inside a range fn. */
+void dn_cpu_sgemm (DnDevice *dev, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 /* Shape and argument checks for op entry points: on failure they set the error (naming the op and the
  * shapes) and return from the calling function. */

@@ -91,7 +91,8 @@ dn_device_new (const DnDeviceOptions *opts_in, DnStatus *status)
           return NULL;
         }
 #ifdef DN_HAVE_OPENBLAS
-      openblas_set_num_threads (dev->n_threads);
+      /* the pool splits GEMMs itself (dn_cpu_sgemm); OpenBLAS's threads would spin against it */
+      openblas_set_num_threads (1);
 #endif
     }
   else

@@ -46,10 +46,3 @@ bool dn_bundle_is_bundle (const char *path);
 
 /* Builds the twin; the source's mask and correlations go with it (dn_twin_mask, …). */
 DnTwin *dn_twin_new_from_source (DnDevice *dev, const DnTwinSource *src, DnStatus *status);
-
-/* Extras a twin may carry (NULL when absent). */
-const float *dn_twin_mask (const DnTwin *twin, int64_t *h, int64_t *w);
-const float *dn_twin_correlations (const DnTwin *twin, int64_t *n);
-const char *dn_twin_name (const DnTwin *twin);
-/* The L2 norm DualNeuron rescales this twin's inputs to: 12 for V1 (and the built-in twin), 40 for V4. */
-float dn_twin_input_norm (const DnTwin *twin);

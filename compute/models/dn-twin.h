@@ -42,6 +42,13 @@ void dn_twin_free (DnTwin *twin);
 const DnTwinInfo *dn_twin_info (const DnTwin *twin);
 DnDevice *dn_twin_device (const DnTwin *twin);
 
+/* Extras a twin may carry (NULL when absent). */
+const float *dn_twin_mask (const DnTwin *twin, int64_t *h, int64_t *w);
+const float *dn_twin_correlations (const DnTwin *twin, int64_t *n);
+const char *dn_twin_name (const DnTwin *twin);
+/* The L2 norm DualNeuron rescales this twin's inputs to: 12 for V1 (and the built-in twin), 40 for V4. */
+float dn_twin_input_norm (const DnTwin *twin);
+
 /* Recognises the architecture of one member's weights (0 if none matches; message in dn_last_error). */
 DnTwinArch dn_twin_detect_arch (const DnWeightSet *ws);
 

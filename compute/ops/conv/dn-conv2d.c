@@ -309,9 +309,7 @@ conv_forward_cpu (DnDevice *dev, float *out, const float *x, const float *w, con
       for (int64_t gi = 0; gi < g->G; gi++)
         {
           float *C = direct ? out + (n0 * g->Cout + gi * g->cog) * g->P : buf + gi * g->cog * ld;
-          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) g->cog, (int) ld, (int) g->Kg, 1.0f,
-                       w + gi * g->cog * g->Kg, (int) g->Kg, B + gi * g->Kg * ld, (int) ld, direct ? 1.0f : 0.0f, C,
-                       (int) ld);
+          dn_cpu_sgemm (dev, false, false, g->cog, ld, g->Kg, 1.0f, w + gi * g->cog * g->Kg, g->Kg, B + gi * g->Kg * ld, ld, direct ? 1.0f : 0.0f, C, ld);
         }
       if (!direct)
         dn_cpu_parallel_for (dev, nb * g->Cout, 4, scatter_range, &a);
@@ -362,9 +360,7 @@ conv_backward_cpu (DnDevice *dev, float *dinp, float *dw, const float *dout, con
               dn_cpu_parallel_for (dev, nb * g->Cin, 1, im2col_range, &c);
             }
           for (int64_t gi = 0; gi < g->G; gi++)
-            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) g->cog, (int) g->Kg, (int) ld, 1.0f,
-                         dy + gi * g->cog * ld, (int) ld, B + gi * g->Kg * ld, (int) ld, 1.0f, dw + gi * g->cog * g->Kg,
-                         (int) g->Kg);
+            dn_cpu_sgemm (dev, false, true, g->cog, g->Kg, ld, 1.0f, dy + gi * g->cog * ld, ld, B + gi * g->Kg * ld, ld, 1.0f, dw + gi * g->cog * g->Kg, g->Kg);
         }
       if (dinp)
         {
@@ -372,9 +368,7 @@ conv_backward_cpu (DnDevice *dev, float *dinp, float *dw, const float *dout, con
           for (int64_t gi = 0; gi < g->G; gi++)
             {
               float *C = direct && pw ? dinp + (n0 * g->Cin + gi * g->cig) * g->HW : col + gi * g->Kg * ld;
-              cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (int) g->Kg, (int) ld, (int) g->cog, 1.0f,
-                           w + gi * g->cog * g->Kg, (int) g->Kg, dy + gi * g->cog * ld, (int) ld,
-                           direct && pw ? 1.0f : 0.0f, C, (int) ld);
+              dn_cpu_sgemm (dev, true, false, g->Kg, ld, g->cog, 1.0f, w + gi * g->cog * g->Kg, g->Kg, dy + gi * g->cog * ld, ld, direct && pw ? 1.0f : 0.0f, C, ld);
             }
           if (!(direct && pw))
             dn_cpu_parallel_for (dev, nb * g->Cin, 1, col2im_range, &a);

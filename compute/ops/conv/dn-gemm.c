@@ -90,9 +90,7 @@ gemm_cpu (DnTensor *c, const DnTensor *a, const DnTensor *b, const DnTensor *bia
         return DN_OK;
     }
   for (int64_t z = 0; z < g->batch; z++)
-    cblas_sgemm (CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans, g->trans_b ? CblasTrans : CblasNoTrans,
-                 (int) g->M, (int) g->N, (int) g->K, g->alpha, A + z * g->sa, (int) g->lda, B + z * g->sb,
-                 (int) g->ldb, beta, C + z * g->sc, (int) g->ldc);
+    dn_cpu_sgemm (c->dev, g->trans_a, g->trans_b, g->M, g->N, g->K, g->alpha, A + z * g->sa, g->lda, B + z * g->sb, g->ldb, beta, C + z * g->sc, g->ldc);
   return DN_OK;
 }
 

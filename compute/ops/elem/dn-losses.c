@@ -487,8 +487,7 @@ dn_clip_loss_forward (DnTensor *loss, DnTensor *cache, const DnTensor *img, cons
   if (dn_device_is_cpu (dev))
     {
       float *c = dn_tensor_host (cache);
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) B, (int) B, (int) D, 1.0f, c + l.a, (int) D, c + l.n,
-                   (int) D, 0.0f, c + l.sim, (int) B);
+      dn_cpu_sgemm (dev, false, true, B, B, D, 1.0f, c + l.a, D, c + l.n, D, 0.0f, c + l.sim, B);
       ClipArgs a = { .c = c, .l = l, .B = B, .D = D, .scale = logit_scale };
       dn_cpu_parallel_for (dev, 2 * B, 8, clip_lse_range, &a);
       double s = 0;
@@ -619,8 +618,7 @@ dn_clip_loss_backward (DnTensor *dimg, DnTensor *dneu, DnTensor *dscale, DnTenso
           if (!dst)
             continue;
           /* side 0: G = dS·n; side 1: G = dSᵀ·a */
-          cblas_sgemm (CblasRowMajor, side == 0 ? CblasNoTrans : CblasTrans, CblasNoTrans, (int) B, (int) D, (int) B,
-                       1.0f, dS, (int) B, a.c + (side == 0 ? l.n : l.a), (int) D, 0.0f, G, (int) D);
+          dn_cpu_sgemm (dev, !(side == 0), false, B, D, B, 1.0f, dS, B, a.c + (side == 0 ? l.n : l.a), D, 0.0f, G, D);
           a.side = side;
           a.dst = dn_tensor_host (dst);
           dn_cpu_parallel_for (dev, B, 4, clip_epilogue_range, &a);

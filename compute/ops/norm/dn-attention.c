@@ -49,7 +49,7 @@ gemm_vk (DnDevice *dev, DnTensor *c, const DnTensor *a, const DnTensor *b, const
 
 /* One batched GEMM on the CPU (no mask): C[b] = alpha·opA·opB + beta·C[b]. */
 static void
-gemm_cpu (float *c, const float *a, const float *b, const AttnDims *d, int64_t M, int64_t N, int64_t K,
+gemm_cpu (DnDevice *dev, float *c, const float *a, const float *b, const AttnDims *d, int64_t M, int64_t N, int64_t K,
           bool trans_a, bool trans_b, float alpha, bool accumulate)
 {
   if (M == 0 || N == 0)
@@ -61,9 +61,7 @@ gemm_cpu (float *c, const float *a, const float *b, const AttnDims *d, int64_t M
   if (ldb < 1)
     ldb = 1;
   for (int64_t i = 0; i < batch; i++)
-    cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int) M,
-                 (int) N, (int) K, alpha, a + i * M * K, lda, b + i * K * N, ldb, accumulate ? 1.0f : 0.0f,
-                 c + i * M * N, (int) N);
+    dn_cpu_sgemm (dev, trans_a, trans_b, M, N, K, alpha, a + i * M * K, lda, b + i * K * N, ldb, accumulate ? 1.0f : 0.0f, c + i * M * N, N);
 }
 
 typedef struct
@@ -176,14 +174,14 @@ dn_attention_forward (DnTensor *out, DnTensor *att, const DnTensor *q, const DnT
   if (dn_device_is_cpu (dev))
     {
       float *a = dn_tensor_host (att);
-      gemm_cpu (a, dn_tensor_host (q), dn_tensor_host (k), &d, d.Lq, d.Lk, d.D, false, true, scale, false);
+      gemm_cpu (dev, a, dn_tensor_host (q), dn_tensor_host (k), &d, d.Lq, d.Lk, d.D, false, true, scale, false);
       if (mask)
         {
           MaskArgs ma = { a, dn_tensor_host (mask), &d };
           dn_cpu_parallel_for (dev, rows, 1 + (1 << 13) / d.Lk, add_mask_range, &ma);
         }
       dn_norm_softmax_rows_cpu (dev, a, a, rows, d.Lk, 1);
-      gemm_cpu (dn_tensor_host (out), a, dn_tensor_host (v), &d, d.Lq, d.Dv, d.Lk, false, false, 1.0f, false);
+      gemm_cpu (dev, dn_tensor_host (out), a, dn_tensor_host (v), &d, d.Lq, d.Dv, d.Lk, false, false, 1.0f, false);
       return DN_OK;
     }
   DN_TRY (gemm_vk (dev, att, q, k, mask, &d, d.Lq, d.Lk, d.D, false, true, scale, false));
@@ -219,15 +217,15 @@ dn_attention_backward (DnTensor *dq, DnTensor *dk, DnTensor *dv, DnTensor *datt,
       if (dq || dk)
         {
           float *ds = dn_tensor_host (datt);
-          gemm_cpu (ds, g, dn_tensor_host (v), &d, d.Lq, d.Lk, d.Dv, false, true, 1.0f, false);
+          gemm_cpu (dev, ds, g, dn_tensor_host (v), &d, d.Lq, d.Lk, d.Dv, false, true, 1.0f, false);
           dn_norm_softmax_bwd_rows_cpu (dev, ds, NULL, a, rows, d.Lk, 1, scale);
           if (dq)
-            gemm_cpu (dn_tensor_host (dq), ds, dn_tensor_host (k), &d, d.Lq, d.D, d.Lk, false, false, 1.0f, true);
+            gemm_cpu (dev, dn_tensor_host (dq), ds, dn_tensor_host (k), &d, d.Lq, d.D, d.Lk, false, false, 1.0f, true);
           if (dk)
-            gemm_cpu (dn_tensor_host (dk), ds, dn_tensor_host (q), &d, d.Lk, d.D, d.Lq, true, false, 1.0f, true);
+            gemm_cpu (dev, dn_tensor_host (dk), ds, dn_tensor_host (q), &d, d.Lk, d.D, d.Lq, true, false, 1.0f, true);
         }
       if (dv)
-        gemm_cpu (dn_tensor_host (dv), a, g, &d, d.Lk, d.Dv, d.Lq, true, false, 1.0f, true);
+        gemm_cpu (dev, dn_tensor_host (dv), a, g, &d, d.Lk, d.Dv, d.Lq, true, false, 1.0f, true);
       return DN_OK;
     }
   if (dq || dk)
