@@ -41,6 +41,41 @@ permute_range (void *ctx, int64_t b, int64_t e)
     }
 }
 
+/* Batched 2-D transpose: y[z][j][i] (+)= x[z][i][j] for x (Z,R,S) — the NCHW↔NHWC permutes — in
+ * 32×32 tiles, so that both sides stream through the cache. */
+typedef struct
+{
+  const float *x;
+  float *y;
+  int64_t Z, R, S, tiles_r, tiles_s;
+  bool accumulate;
+} TransposeArgs;
+
+static void
+transpose_range (void *ctx, int64_t b, int64_t e)
+{
+  const TransposeArgs *a = ctx;
+  enum { T = 32 };
+  for (int64_t t = b; t < e; t++)
+    {
+      int64_t z = t / (a->tiles_r * a->tiles_s), rem = t % (a->tiles_r * a->tiles_s);
+      int64_t r0 = rem / a->tiles_s * T, s0 = rem % a->tiles_s * T;
+      int64_t r1 = r0 + T < a->R ? r0 + T : a->R, s1 = s0 + T < a->S ? s0 + T : a->S;
+      const float *x = a->x + z * a->R * a->S;
+      float *y = a->y + z * a->R * a->S;
+      for (int64_t j = s0; j < s1; j++)
+        {
+          float *yr = y + j * a->R;
+          if (a->accumulate)
+            for (int64_t i = r0; i < r1; i++)
+              yr[i] += x[i * a->S + j];
+          else
+            for (int64_t i = r0; i < r1; i++)
+              yr[i] = x[i * a->S + j];
+        }
+    }
+}
+
 /* y (+)= x.permute(perm); x has shape xd. */
 static DnStatus
 permute_run (const char *op, DnTensor *y, const DnTensor *x, const int64_t xd[4], const int perm[4], bool accumulate)
@@ -62,6 +97,18 @@ permute_run (const char *op, DnTensor *y, const DnTensor *x, const int64_t xd[4]
                       accumulate };
   if (dn_device_is_cpu (y->dev))
     {
+      /* (0,2,3,1) and (0,3,1,2) — and any perm that keeps dim 0 and rotates the rest — are batched
+       * 2-D transposes of (A,B) → (B,A) */
+      int split = perm[0] == 0 && perm[1] == 2 && perm[2] == 3 && perm[3] == 1   ? 1
+                  : perm[0] == 0 && perm[1] == 3 && perm[2] == 1 && perm[3] == 2 ? 2
+                                                                                 : 0;
+      if (split)
+        {
+          int64_t R = split == 1 ? xd[1] : xd[1] * xd[2], S = split == 1 ? xd[2] * xd[3] : xd[3];
+          TransposeArgs t = { dn_tensor_host (x), dn_tensor_host (y), xd[0], R, S, (R + 31) / 32, (S + 31) / 32, accumulate };
+          dn_cpu_parallel_for (y->dev, t.Z * t.tiles_r * t.tiles_s, 4, transpose_range, &t);
+          return DN_OK;
+        }
       PermuteArgs a = { dn_tensor_host (x), dn_tensor_host (y), p };
       dn_cpu_parallel_for (y->dev, n, 1 << 14, permute_range, &a);
       return DN_OK;
