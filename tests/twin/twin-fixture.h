@@ -1,4 +1,4 @@
-/* twin-fixture.h: reading the PyTorch twin fixtures (../shared/fixtures/*.h5) in tests.
+/* twin-fixture.h: reading the PyTorch twin fixtures (../shared/fixtures/…h5) in tests.
  * SPDX-License-Identifier: MIT
  */
 #pragma once

@@ -1,4 +1,4 @@
-/* dn-model.c: permute4 and the Gaussian readout on both backends (shaders/model/*.comp); float64
+/* dn-model.c: permute4 and the Gaussian readout on both backends (shaders/model/…comp); float64
  * references in compute/ref/dn-ref-model.c.
  * SPDX-License-Identifier: MIT
  */
