@@ -21,7 +21,7 @@
  *   builtin:shapes    V4-style silhouettes (after Pasupathy & Connor 2001): 12 closed contours with
  *                     convex and concave parts, r(t) = R·(1 + Σ a_k cos(k (t − rot) + φ_k)), at 8
  *                     rotations (45°), 2 radii (0.15 and 0.25 of the size), bright (1) or dark (0) on 0.5,
- *                     4×4 supersampled. 384 items. Params: shape, rotation_deg, radius_px, polarity.
+ *                     4×4 supersampled along the contour. 384 items. Params: shape, rotation_deg, radius_px, polarity.
  * Options: builtin:NAME:key=value,... with size, n (noise), alpha, seed, n_ori, n_sf, n_phase,
  * n_contrast (gratings).
  * SPDX-License-Identifier: MIT
@@ -221,26 +221,48 @@ shapes_params (const DnBuiltin *b, int64_t i, double *p)
   p[3] = pol ? 0 : 1;
 }
 
+/* inside the contour at (dx, dy) from the centre */
+static bool
+shape_inside (const double (*h)[3], double rot, double R, double dx, double dy)
+{
+  double r = hypot (dx, dy), t = atan2 (dy, dx) - rot, rho = 1;
+  for (int k = 0; k < N_HARM; k++)
+    rho += h[k][1] * cos (h[k][0] * t + h[k][2] * M_PI / 180);
+  return r < R * rho;
+}
+
+/* Coverage by 4×4 supersampling, done only where the pixel's corners disagree (the shapes have no detail
+ * finer than a pixel, so the others are wholly inside or outside). */
 static void
 shapes_render (const DnBuiltin *b, const double *p, int64_t i, float *img)
 {
   const double (*h)[3] = SHAPES[(int) p[0] % N_SHAPES];
   double rot = p[1] * M_PI / 180, R = p[2], c = center (b);
-  for (int y = 0; y < b->size; y++)
-    for (int x = 0; x < b->size; x++)
+  int S = b->size;
+  bool *corner = malloc ((size_t) (S + 1) * (S + 1) * sizeof *corner);
+  if (!corner)
+    {
+      for (int j = 0; j < S * S; j++)
+        img[j] = 0.5f;
+      return;
+    }
+  for (int y = 0; y <= S; y++)
+    for (int x = 0; x <= S; x++)
+      corner[y * (S + 1) + x] = shape_inside (h, rot, R, x - 0.5 - c, y - 0.5 - c);
+  for (int y = 0; y < S; y++)
+    for (int x = 0; x < S; x++)
       {
-        int inside = 0;
-        for (int sy = 0; sy < 4; sy++)
-          for (int sx = 0; sx < 4; sx++)
-            {
-              double dx = x - c + (sx - 1.5) / 4, dy = y - c + (sy - 1.5) / 4;
-              double r = hypot (dx, dy), t = atan2 (dy, dx) - rot, rho = 1;
-              for (int k = 0; k < N_HARM; k++)
-                rho += h[k][1] * cos (h[k][0] * t + h[k][2] * M_PI / 180);
-              inside += r < R * rho;
-            }
-        img[y * b->size + x] = (float) (0.5 + (p[3] - 0.5) * inside / 16.0);
+        const bool *q = corner + y * (S + 1) + x;
+        int n = q[0] + q[1] + q[S + 1] + q[S + 2], inside = 0;
+        if (n == 0 || n == 4)
+          inside = n * 4;
+        else
+          for (int sy = 0; sy < 4; sy++)
+            for (int sx = 0; sx < 4; sx++)
+              inside += shape_inside (h, rot, R, x - c + (sx - 1.5) / 4, y - c + (sy - 1.5) / 4);
+        img[y * S + x] = (float) (0.5 + (p[3] - 0.5) * inside / 16.0);
       }
+  free (corner);
 }
 
 /* Options --------------------------------------------------------------------------------------------- */

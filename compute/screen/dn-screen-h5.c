@@ -323,6 +323,7 @@ dn_sh5_read_strings (DnSh5 *f, const char *path, char ***strings, int64_t *n)
   mt = H5Tcopy (H5T_C_S1);
   H5Tset_size (mt, width);
   H5Tset_strpad (mt, H5T_STR_NULLTERM);
+  H5Tset_cset (mt, H5Tget_cset (ft));
   if (!(buf = calloc (dims[0] ? dims[0] : 1, width + 1)) || !(*strings = calloc (dims[0] ? dims[0] : 1, sizeof (char *))))
     {
       st = dn_set_error (DN_ERROR_NO_MEMORY, "%s: out of memory", path);
@@ -463,6 +464,7 @@ dn_sh5_get_str (DnSh5 *f, const char *obj, const char *name, char **value)
       char *s = NULL;
       hid_t mt = H5Tcopy (H5T_C_S1);
       H5Tset_size (mt, H5T_VARIABLE);
+      H5Tset_cset (mt, H5Tget_cset (ft));
       if (H5Aread (a, mt, &s) < 0 || !s || !(*value = strdup (s)))
         st = dn_set_error (DN_ERROR_FORMAT, "%s: cannot read attribute %s", f->path, name);
       if (s)
@@ -475,6 +477,7 @@ dn_sh5_get_str (DnSh5 *f, const char *obj, const char *name, char **value)
       hid_t mt = H5Tcopy (H5T_C_S1);
       H5Tset_size (mt, n + 1);
       H5Tset_strpad (mt, H5T_STR_NULLTERM);
+      H5Tset_cset (mt, H5Tget_cset (ft));
       if (!(*value = calloc (1, n + 1)) || H5Aread (a, mt, *value) < 0)
         {
           free (*value);

@@ -265,7 +265,7 @@ test_pipeline_folder (void)
   DnScreenOptions o;
   screen_test_options (&o);
   o.keep_responses = true;
-  o.batch = 4;
+  o.batch = 4; /* 3 batches, the last one partial */
   DN_TEST_OK (dn_screen_run (twin, ds, out, &o));
   DnH5 *h = dn_h5_open (out, false, &st);
   int64_t n, nw, shape[8];
