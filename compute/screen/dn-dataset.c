@@ -196,7 +196,7 @@ stack_layout (DnDataset *ds, int ndim, const int64_t *shape)
     return dn_set_error (DN_ERROR_SHAPE, "%s: an image stack is (N,H,W), (N,C,H,W) or (N,H,W,C) with C = 1 or 3",
                          ds->spec);
   if (ds->h < 1 || ds->w < 1 || (int64_t) ds->h * ds->w > ds->max_pixels)
-    return dn_set_error (DN_ERROR_SHAPE, "%s: images of %d×%d pixels are not supported", ds->spec, ds->h, ds->w);
+    return dn_set_error (DN_ERROR_SHAPE, "%s: images of %dx%d pixels are not supported", ds->spec, ds->h, ds->w);
   ds->count = shape[0];
   return DN_OK;
 }
@@ -316,7 +316,7 @@ compute_hash (DnDataset *ds)
   char buf[512];
   if (ds->kind == DN_DATASET_H5 || ds->kind == DN_DATASET_NPY)
     {
-      snprintf (buf, sizeof buf, "%s stack %lld×%d×%d×%d %s", dn_dataset_kind_name (ds), (long long) ds->count, ds->c,
+      snprintf (buf, sizeof buf, "%s stack %lldx%dx%dx%d %s", dn_dataset_kind_name (ds), (long long) ds->count, ds->c,
                 ds->h, ds->w, ds->is_u8 ? "uint8" : "float");
       hash_update (&h, buf);
     }

@@ -35,9 +35,9 @@ dn_image_alloc (DnImage *img, int width, int height, int channels, DnPixelType t
   size_t el = type == DN_PIXEL_U8 ? 1 : sizeof (float);
   size_t n = (size_t) width * (size_t) height * (size_t) channels;
   if (width <= 0 || height <= 0 || (channels != 1 && channels != 3))
-    return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "image: bad size %d×%d×%d", width, height, channels);
+    return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "image: bad size %dx%dx%d", width, height, channels);
   if (!(img->pixels = malloc (n * el)))
-    return dn_set_error (DN_ERROR_NO_MEMORY, "image: out of memory for %d×%d×%d", width, height, channels);
+    return dn_set_error (DN_ERROR_NO_MEMORY, "image: out of memory for %dx%dx%d", width, height, channels);
   img->width = width;
   img->height = height;
   img->channels = channels;
@@ -49,10 +49,10 @@ static DnStatus
 check_size (const char *name, uint64_t w, uint64_t h, int64_t max_pixels)
 {
   if (w == 0 || h == 0)
-    return dn_set_error (DN_ERROR_FORMAT, "%s: image has no pixels (%llu×%llu)", name, (unsigned long long) w,
+    return dn_set_error (DN_ERROR_FORMAT, "%s: image has no pixels (%llux%llu)", name, (unsigned long long) w,
                          (unsigned long long) h);
   if (w * h > (uint64_t) max_pixels || w > 0x7fffffff / 4 || h > 0x7fffffff / 4)
-    return dn_set_error (DN_ERROR_FORMAT, "%s: image too large (%llu×%llu pixels; the limit is %lld pixels)", name,
+    return dn_set_error (DN_ERROR_FORMAT, "%s: image too large (%llux%llu pixels; the limit is %lld pixels)", name,
                          (unsigned long long) w, (unsigned long long) h, (long long) max_pixels);
   return DN_OK;
 }
@@ -146,7 +146,7 @@ decode_png (const uint8_t *data, size_t size, const char *name, int64_t max_pixe
     }
   if (!(raw = malloc (rowbytes * h)) || !(rows = malloc (h * sizeof *rows)))
     {
-      st = dn_set_error (DN_ERROR_NO_MEMORY, "%s: out of memory for %u×%u pixels", name, w, h);
+      st = dn_set_error (DN_ERROR_NO_MEMORY, "%s: out of memory for %ux%u pixels", name, w, h);
       goto out;
     }
   for (png_uint_32 y = 0; y < h; y++)

@@ -186,7 +186,7 @@ dn_pil_resize_bilinear (const DnImage *in, int out_w, int out_h, DnImage *out)
 {
   memset (out, 0, sizeof *out);
   if (out_w <= 0 || out_h <= 0)
-    return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "resize: bad size %d×%d", out_w, out_h);
+    return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "resize: bad size %dx%d", out_w, out_h);
   if (out_w == in->width && out_h == in->height)
     return image_copy (in, out);
   bool need_h = out_w != in->width, need_v = out_h != in->height;
