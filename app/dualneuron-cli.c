@@ -29,6 +29,10 @@ usage (FILE *f)
               "  predict --model MODEL --input IN --output OUT.npy [--members 1,3] [--trained-positions] [--batch N]\n"
               "  gradient --model MODEL --input IN --neuron K --output OUT.npy\n"
               "  import FOLDER OUT.h5    a DualNeuron twins/<Model>/ folder into one twin bundle\n"
+              "  screen --model MODEL --dataset DATASET --output OUT.h5 [--top K] [--keep-responses] [--batch N]\n"
+              "         [--shard i/N]   most/least activating items + population statistics per neuron\n"
+              "  stats SCREEN.h5         the per-neuron table of a screening\n"
+              "  merge OUT.h5 SHARD.h5…  combine the shard files of a screening\n"
               "MODEL: builtin:gabor-v1, a twin bundle (.h5), a checkpoint, or a folder of checkpoints\n"
               "IN: a .npy float32 (N,C,H,W) in model-input space, or an HDF5 dataset FILE.h5:/path\n"
               "options:\n"
@@ -245,6 +249,12 @@ main (int argc, char **argv)
     return dn_cli_gradient (argc, argv);
   if (strcmp (cmd, "import") == 0)
     return dn_cli_import (argc, argv);
+  if (strcmp (cmd, "screen") == 0)
+    return dn_cli_screen (argc, argv);
+  if (strcmp (cmd, "stats") == 0)
+    return dn_cli_stats (argc, argv);
+  if (strcmp (cmd, "merge") == 0)
+    return dn_cli_merge (argc, argv);
   CliCommon o;
   dn_cli_common_init (&o);
   int i = 2;

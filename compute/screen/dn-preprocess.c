@@ -98,69 +98,96 @@ clip8 (int in)
   return (uint8_t) (v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* Horizontal pass over rows [y0, y0 + out->height) of @in. */
+/* Horizontal pass over rows [y0, y0 + out->height) of @in, all channels of a pixel together (as Pillow's
+ * ImagingResampleHorizontal_8bpc). 8-bit sums are exact integers, so only the rounding matters. */
 static void
 resample_h (DnImage *out, const DnImage *in, int y0, const Coeffs *c)
 {
-  int C = in->channels, ow = out->width;
-  for (int yy = 0; yy < out->height; yy++)
-    for (int xx = 0; xx < ow; xx++)
-      {
-        int xmin = c->bounds[xx * 2], xmax = c->bounds[xx * 2 + 1];
-        for (int ch = 0; ch < C; ch++)
-          {
-            size_t src = ((size_t) (yy + y0) * in->width + xmin) * C + ch;
-            size_t dst = ((size_t) yy * ow + xx) * C + ch;
-            if (in->type == DN_PIXEL_U8)
-              {
-                const uint8_t *p = (const uint8_t *) in->pixels + src;
-                const int32_t *k = &c->ik[(size_t) xx * c->ksize];
-                int ss = 1 << (PRECISION_BITS - 1);
-                for (int x = 0; x < xmax; x++)
-                  ss += p[(size_t) x * C] * k[x];
-                ((uint8_t *) out->pixels)[dst] = clip8 (ss);
-              }
-            else
-              {
-                const float *p = (const float *) in->pixels + src;
-                const double *k = &c->kk[(size_t) xx * c->ksize];
-                double ss = 0.0;
-                for (int x = 0; x < xmax; x++)
-                  ss += p[(size_t) x * C] * k[x];
-                ((float *) out->pixels)[dst] = (float) ss;
-              }
-          }
-      }
-}
-
-static void
-resample_v (DnImage *out, const DnImage *in, const Coeffs *c, int shift)
-{
-  int C = in->channels;
-  size_t row = (size_t) in->width * C;
+  int C = in->channels, ow = out->width, ks = c->ksize;
   for (int yy = 0; yy < out->height; yy++)
     {
-      int ymin = c->bounds[yy * 2] - shift, ymax = c->bounds[yy * 2 + 1];
-      for (size_t i = 0; i < row; i++)
+      size_t srow = (size_t) (yy + y0) * in->width * C, drow = (size_t) yy * ow * C;
+      for (int xx = 0; xx < ow; xx++)
         {
-          size_t dst = (size_t) yy * row + i;
+          int xmin = c->bounds[xx * 2], xmax = c->bounds[xx * 2 + 1];
           if (in->type == DN_PIXEL_U8)
             {
-              const uint8_t *p = (const uint8_t *) in->pixels + (size_t) ymin * row + i;
-              const int32_t *k = &c->ik[(size_t) yy * c->ksize];
-              int ss = 1 << (PRECISION_BITS - 1);
-              for (int y = 0; y < ymax; y++)
-                ss += p[(size_t) y * row] * k[y];
-              ((uint8_t *) out->pixels)[dst] = clip8 (ss);
+              const uint8_t *p = (const uint8_t *) in->pixels + srow + (size_t) xmin * C;
+              const int32_t *k = &c->ik[(size_t) xx * ks];
+              uint8_t *d = (uint8_t *) out->pixels + drow + (size_t) xx * C;
+              if (C == 3)
+                {
+                  int s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+                  for (int x = 0; x < xmax; x++)
+                    {
+                      s0 += p[3 * x] * k[x];
+                      s1 += p[3 * x + 1] * k[x];
+                      s2 += p[3 * x + 2] * k[x];
+                    }
+                  d[0] = clip8 (s0);
+                  d[1] = clip8 (s1);
+                  d[2] = clip8 (s2);
+                }
+              else
+                {
+                  int s0 = 1 << (PRECISION_BITS - 1);
+                  for (int x = 0; x < xmax; x++)
+                    s0 += p[x] * k[x];
+                  d[0] = clip8 (s0);
+                }
             }
           else
             {
+              const float *p = (const float *) in->pixels + srow + (size_t) xmin * C;
+              const double *k = &c->kk[(size_t) xx * ks];
+              float *d = (float *) out->pixels + drow + (size_t) xx * C;
+              for (int ch = 0; ch < C; ch++)
+                {
+                  double ss = 0.0;
+                  for (int x = 0; x < xmax; x++)
+                    ss += p[(size_t) x * C + ch] * k[x];
+                  d[ch] = (float) ss;
+                }
+            }
+        }
+    }
+}
+
+/* Vertical pass: whole rows at a time (the 8-bit sums are exact, so the order of the taps is free;
+ * float sums keep Pillow's order). @acc: scratch of one row of int32. */
+static void
+resample_v (DnImage *out, const DnImage *in, const Coeffs *c, int shift, int32_t *acc)
+{
+  size_t row = (size_t) in->width * in->channels;
+  for (int yy = 0; yy < out->height; yy++)
+    {
+      int ymin = c->bounds[yy * 2] - shift, ymax = c->bounds[yy * 2 + 1];
+      if (in->type == DN_PIXEL_U8)
+        {
+          const int32_t *k = &c->ik[(size_t) yy * c->ksize];
+          for (size_t i = 0; i < row; i++)
+            acc[i] = 1 << (PRECISION_BITS - 1);
+          for (int y = 0; y < ymax; y++)
+            {
+              const uint8_t *p = (const uint8_t *) in->pixels + (size_t) (ymin + y) * row;
+              int32_t kv = k[y];
+              for (size_t i = 0; i < row; i++)
+                acc[i] += p[i] * kv;
+            }
+          uint8_t *d = (uint8_t *) out->pixels + (size_t) yy * row;
+          for (size_t i = 0; i < row; i++)
+            d[i] = clip8 (acc[i]);
+        }
+      else
+        {
+          const double *k = &c->kk[(size_t) yy * c->ksize];
+          for (size_t i = 0; i < row; i++)
+            {
               const float *p = (const float *) in->pixels + (size_t) ymin * row + i;
-              const double *k = &c->kk[(size_t) yy * c->ksize];
               double ss = 0.0;
               for (int y = 0; y < ymax; y++)
                 ss += p[(size_t) y * row] * k[y];
-              ((float *) out->pixels)[dst] = (float) ss;
+              ((float *) out->pixels)[(size_t) yy * row + i] = (float) ss;
             }
         }
     }
@@ -212,9 +239,14 @@ dn_pil_resize_bilinear (const DnImage *in, int out_w, int out_h, DnImage *out)
     }
   if (need_v)
     {
-      if ((st = dn_image_alloc (out, src->width, out_h, in->channels, in->type)) != DN_OK)
+      int32_t *acc = malloc ((size_t) src->width * in->channels * sizeof *acc);
+      if (!acc)
+        st = dn_set_error (DN_ERROR_NO_MEMORY, "resize: out of memory");
+      else if ((st = dn_image_alloc (out, src->width, out_h, in->channels, in->type)) == DN_OK)
+        resample_v (out, src, &cv, shift, acc);
+      free (acc);
+      if (st != DN_OK)
         goto out;
-      resample_v (out, src, &cv, shift);
     }
   else
     {
@@ -527,43 +559,54 @@ dn_preprocess_image (const DnPreprocess *pp, const DnImage *img, float *out)
     return st;
   size_t P = (size_t) pp->out_h * pp->out_w;
   int C = pp->out_channels;
-  bool u8 = g.type == DN_PIXEL_U8;
-  const uint8_t *p8 = g.pixels;
-  const float *pf = g.pixels;
-  for (size_t i = 0; i < P; i++)
+  if (g.type == DN_PIXEL_U8)
     {
-      float v[3];
-      if (g.channels == 3 && C == 1)
-        {
-          if (u8)
-            v[0] = (float) ((p8[3 * i] * 19595 + p8[3 * i + 1] * 38470 + p8[3 * i + 2] * 7471 + 0x8000) >> 16);
-          else
-            v[0] = 0.299f * pf[3 * i] + 0.587f * pf[3 * i + 1] + 0.114f * pf[3 * i + 2];
-        }
-      else
-        for (int c = 0; c < C; c++)
-          {
-            size_t s = g.channels == 1 ? i : 3 * i + (size_t) c;
-            v[c] = u8 ? (float) p8[s] : pf[s];
-          }
+      /* ToTensor + Normalize of an 8-bit value v is ((float) v / 255 − mean) / std in float32: a table */
+      const uint8_t *p = g.pixels;
       for (int c = 0; c < C; c++)
         {
-          float x = u8 ? v[c] / 255.0f : v[c];
-          x = (x - pp->mean[c]) / pp->std[c];
-          if (pp->mask)
-            x *= pp->mask[i];
-          out[(size_t) c * P + i] = x;
+          float lut[256];
+          for (int v = 0; v < 256; v++)
+            lut[v] = ((float) v / 255.0f - pp->mean[c]) / pp->std[c];
+          float *o = out + (size_t) c * P;
+          if (g.channels == C)
+            for (size_t i = 0; i < P; i++)
+              o[i] = lut[p[i * C + c]];
+          else if (g.channels == 1)
+            for (size_t i = 0; i < P; i++)
+              o[i] = lut[p[i]];
+          else /* PIL's "L" */
+            for (size_t i = 0; i < P; i++)
+              o[i] = lut[(p[3 * i] * 19595 + p[3 * i + 1] * 38470 + p[3 * i + 2] * 7471 + 0x8000) >> 16];
+        }
+    }
+  else
+    {
+      const float *p = g.pixels;
+      for (int c = 0; c < C; c++)
+        {
+          float *o = out + (size_t) c * P, m = pp->mean[c], sd = pp->std[c];
+          if (g.channels == C || g.channels == 1)
+            for (size_t i = 0; i < P; i++)
+              o[i] = (p[i * g.channels + (g.channels == 1 ? 0 : (size_t) c)] - m) / sd;
+          else
+            for (size_t i = 0; i < P; i++)
+              o[i] = (0.299f * p[3 * i] + 0.587f * p[3 * i + 1] + 0.114f * p[3 * i + 2] - m) / sd;
         }
     }
   dn_image_clear (&g);
+  if (pp->mask)
+    for (int c = 0; c < C; c++)
+      for (size_t i = 0; i < P; i++)
+        out[(size_t) c * P + i] *= pp->mask[i];
   if (pp->norm > 0)
     {
       double ss = 0;
       for (size_t i = 0; i < P * C; i++)
         ss += (double) out[i] * out[i];
-      float denom = (float) sqrt (ss) + 1e-8f;
+      float denom = (float) sqrt (ss) + 1e-8f, norm = pp->norm;
       for (size_t i = 0; i < P * C; i++)
-        out[i] = out[i] * pp->norm / denom;
+        out[i] = out[i] * norm / denom;
     }
   return DN_OK;
 }

@@ -103,7 +103,8 @@ worker (void *arg)
       DnStatus st = dn_dataset_load (r->ds, i, &img);
       if (st == DN_OK)
         st = dn_preprocess_image (r->pp, &img, dst);
-      if (st == DN_OK && !all_finite (dst, r->P))
+      /* 8-bit images always give finite values */
+      if (st == DN_OK && img.type == DN_PIXEL_F32 && !all_finite (dst, r->P))
         st = dn_set_error (DN_ERROR_NON_FINITE, "non-finite pixel values");
       dn_image_clear (&img);
       if (st != DN_OK)
