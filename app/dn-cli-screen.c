@@ -225,7 +225,7 @@ dn_cli_screen (int argc, char **argv)
   o.progress = on_progress;
   o.failure = on_failure;
   o.should_stop = should_stop;
-  o.user_data = &ui;
+  o.user = &ui;
   struct sigaction sa = { 0 }, old;
   sa.sa_handler = on_sigint;
   sigaction (SIGINT, &sa, &old);

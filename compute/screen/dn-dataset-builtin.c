@@ -265,6 +265,53 @@ shapes_render (const DnBuiltin *b, const double *p, int64_t i, float *img)
   free (corner);
 }
 
+/* The sets --------------------------------------------------------------------------------------------- */
+
+static int64_t
+gratings_count (const DnBuiltin *b, int64_t n)
+{
+  return (int64_t) b->n_ori * b->n_sf * b->n_phase * b->n_contrast;
+}
+
+static int64_t
+plaids_count (const DnBuiltin *b, int64_t n)
+{
+  return (int64_t) b->n_ori * 3 * b->n_sf * b->n_phase;
+}
+
+static int64_t
+noise_count (const DnBuiltin *b, int64_t n)
+{
+  return n;
+}
+
+static int64_t
+shapes_count (const DnBuiltin *b, int64_t n)
+{
+  return N_SHAPES * 8 * 2 * 2;
+}
+
+typedef struct
+{
+  const char *name;
+  int n_params;
+  const char *param_names[DN_BUILTIN_MAX_PARAMS];
+  int n_ori, n_sf, n_phase, n_contrast; /* defaults; 0: not an option of this set */
+  int64_t (*count) (const DnBuiltin *b, int64_t n);
+  void (*params) (const DnBuiltin *b, int64_t i, double *p);
+  void (*render) (const DnBuiltin *b, const double *p, int64_t i, float *img);
+} SetDef;
+
+static const SetDef SETS[] = {
+  { "gratings", 4, { "ori_deg", "wavelength_px", "phase_deg", "contrast" }, 16, 9, 8, 3, gratings_count,
+    gratings_params, gratings_render },
+  { "plaids", 4, { "ori_deg", "angle_deg", "wavelength_px", "phase_deg" }, 8, 5, 4, 0, plaids_count, plaids_params,
+    plaids_render },
+  { "noise", 2, { "seed", "alpha" }, 0, 0, 0, 0, noise_count, noise_params, noise_render },
+  { "shapes", 4, { "shape", "rotation_deg", "radius_px", "polarity" }, 0, 0, 0, 0, shapes_count, shapes_params,
+    shapes_render },
+};
+
 /* Options --------------------------------------------------------------------------------------------- */
 
 DnStatus
@@ -277,23 +324,18 @@ dn_builtin_init (DnBuiltin *b, const char *spec, int default_size)
   const char *colon = strchr (spec, ':');
   size_t nl = colon ? (size_t) (colon - spec) : strlen (spec);
   snprintf (name, sizeof name, "%.*s", (int) (nl < sizeof name ? nl : sizeof name - 1), spec);
-  int64_t n = 1000;
-  if (strcmp (name, "gratings") == 0)
-    {
-      b->n_ori = 16;
-      b->n_sf = 9;
-      b->n_phase = 8;
-      b->n_contrast = 3;
-    }
-  else if (strcmp (name, "plaids") == 0)
-    {
-      b->n_ori = 8;
-      b->n_sf = 5;
-      b->n_phase = 4;
-    }
-  else if (strcmp (name, "noise") != 0 && strcmp (name, "shapes") != 0)
+  const SetDef *set = NULL;
+  for (size_t i = 0; i < sizeof SETS / sizeof SETS[0]; i++)
+    if (strcmp (name, SETS[i].name) == 0)
+      set = &SETS[i];
+  if (!set)
     return dn_set_error (DN_ERROR_INVALID_ARGUMENT,
                          "builtin:%s: unknown built-in set (there are gratings, plaids, noise, shapes)", name);
+  b->n_ori = set->n_ori;
+  b->n_sf = set->n_sf;
+  b->n_phase = set->n_phase;
+  b->n_contrast = set->n_contrast;
+  int64_t n = 1000;
   for (const char *p = colon ? colon + 1 : NULL; p && *p;)
     {
       char key[32];
@@ -306,18 +348,19 @@ dn_builtin_init (DnBuiltin *b, const char *spec, int default_size)
       if (end == eq + 1 || (*end && *end != ','))
         return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "builtin:%s: %s needs a number", spec, key);
       bool whole = v == floor (v) && v >= 0 && v <= 1e12, ok = true;
+      bool noise = strcmp (name, "noise") == 0;
       if (strcmp (key, "alpha") == 0)
-        ok = v >= 0 && v <= 4 && (b->alpha = v, true);
+        ok = noise && v >= 0 && v <= 4 && (b->alpha = v, true);
       else if (!whole)
         ok = false;
       else if (strcmp (key, "seed") == 0)
-        b->seed = (uint64_t) v;
+        ok = noise && (b->seed = (uint64_t) v, true);
       else if (v < 1)
         ok = false;
       else if (strcmp (key, "size") == 0)
         ok = v <= 4096 && (b->size = (int) v, true);
       else if (strcmp (key, "n") == 0)
-        ok = strcmp (name, "noise") == 0 && (n = (int64_t) v, true);
+        ok = noise && (n = (int64_t) v, true);
       else if (strcmp (key, "n_ori") == 0)
         ok = b->n_ori && v <= 360 && (b->n_ori = (int) v, true);
       else if (strcmp (key, "n_sf") == 0)
@@ -332,51 +375,11 @@ dn_builtin_init (DnBuiltin *b, const char *spec, int default_size)
         return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "builtin:%s: unknown or out-of-range option %s", spec, key);
       p = *end ? end + 1 : end;
     }
-  if (strcmp (name, "gratings") == 0)
-    {
-      b->name = "gratings";
-      b->n_params = 4;
-      b->param_names[0] = "ori_deg";
-      b->param_names[1] = "wavelength_px";
-      b->param_names[2] = "phase_deg";
-      b->param_names[3] = "contrast";
-      b->count = (int64_t) b->n_ori * b->n_sf * b->n_phase * b->n_contrast;
-      b->params = gratings_params;
-      b->render = gratings_render;
-    }
-  else if (strcmp (name, "plaids") == 0)
-    {
-      b->name = "plaids";
-      b->n_params = 4;
-      b->param_names[0] = "ori_deg";
-      b->param_names[1] = "angle_deg";
-      b->param_names[2] = "wavelength_px";
-      b->param_names[3] = "phase_deg";
-      b->count = (int64_t) b->n_ori * 3 * b->n_sf * b->n_phase;
-      b->params = plaids_params;
-      b->render = plaids_render;
-    }
-  else if (strcmp (name, "noise") == 0)
-    {
-      b->name = "noise";
-      b->n_params = 2;
-      b->param_names[0] = "seed";
-      b->param_names[1] = "alpha";
-      b->count = n;
-      b->params = noise_params;
-      b->render = noise_render;
-    }
-  else
-    {
-      b->name = "shapes";
-      b->n_params = 4;
-      b->param_names[0] = "shape";
-      b->param_names[1] = "rotation_deg";
-      b->param_names[2] = "radius_px";
-      b->param_names[3] = "polarity";
-      b->count = N_SHAPES * 8 * 2 * 2;
-      b->params = shapes_params;
-      b->render = shapes_render;
-    }
+  b->name = set->name;
+  b->n_params = set->n_params;
+  memcpy (b->param_names, set->param_names, sizeof b->param_names);
+  b->count = set->count (b, n);
+  b->params = set->params;
+  b->render = set->render;
   return DN_OK;
 }

@@ -199,6 +199,17 @@ jpeg_emit_cb (j_common_ptr cinfo, int level)
     e->truncated = true;
 }
 
+/* Installs the error manager that turns libjpeg's errors into a longjmp to e->jmp. */
+static struct jpeg_error_mgr *
+jpeg_err_init (JpegErr *e)
+{
+  memset (e, 0, sizeof *e);
+  jpeg_std_error (&e->base);
+  e->base.error_exit = jpeg_error_exit_cb;
+  e->base.emit_message = jpeg_emit_cb;
+  return &e->base;
+}
+
 /* PIL's cmyk2rgb on Adobe-inverted CMYK ("CMYK;I"): nk = 255 − k, out = nk − c·nk/255 (rounded). */
 static void
 cmyk_to_rgb (uint8_t *dst, const uint8_t *src, size_t npix)
@@ -223,10 +234,7 @@ decode_jpeg (const uint8_t *data, size_t size, const char *name, int64_t max_pix
   struct jpeg_decompress_struct cinfo;
   JpegErr err;
   memset (&cinfo, 0, sizeof cinfo);
-  memset (&err, 0, sizeof err);
-  cinfo.err = jpeg_std_error (&err.base);
-  err.base.error_exit = jpeg_error_exit_cb;
-  err.base.emit_message = jpeg_emit_cb;
+  cinfo.err = jpeg_err_init (&err);
   uint8_t *volatile cmyk = NULL;
   DnStatus st = DN_OK;
   volatile bool created = false;
@@ -393,10 +401,7 @@ dn_image_save_jpeg (const DnImage *img, const char *path, int quality)
   struct jpeg_compress_struct cinfo;
   JpegErr err;
   memset (&cinfo, 0, sizeof cinfo);
-  memset (&err, 0, sizeof err);
-  cinfo.err = jpeg_std_error (&err.base);
-  err.base.error_exit = jpeg_error_exit_cb;
-  err.base.emit_message = jpeg_emit_cb;
+  cinfo.err = jpeg_err_init (&err);
   if (setjmp (err.jmp))
     {
       st = dn_set_error (DN_ERROR_IO, "%s: writing JPEG: %s", path, err.message);

@@ -138,6 +138,25 @@ dn_screen_items_clear (DnScreenItems *it)
   memset (it, 0, sizeof *it);
 }
 
+DnStatus
+dn_screen_items_alloc (DnScreenItems *it, int64_t n, int n_params, int n_labels)
+{
+  memset (it, 0, sizeof *it);
+  size_t N = (size_t) (n > 0 ? n : 1);
+  it->ids = calloc (N, sizeof *it->ids);
+  it->labels = malloc (N * sizeof *it->labels);
+  it->valid = malloc (N);
+  it->params = n_params ? malloc (N * (size_t) n_params * sizeof *it->params) : NULL;
+  it->param_names = calloc ((size_t) (n_params ? n_params : 1), sizeof (char *));
+  it->label_names = calloc ((size_t) (n_labels ? n_labels : 1), sizeof (char *));
+  if (!it->ids || !it->labels || !it->valid || (n_params && !it->params) || !it->param_names || !it->label_names)
+    {
+      dn_screen_items_clear (it);
+      return dn_set_error (DN_ERROR_NO_MEMORY, "screen: out of memory for the list of %lld items", (long long) n);
+    }
+  return DN_OK;
+}
+
 /* Writing --------------------------------------------------------------------------------------- */
 
 static DnStatus
@@ -522,29 +541,18 @@ cmp_shard (const void *a, const void *b)
 static DnStatus
 concat_items (const Shard *sh, int n, DnScreenItems *out)
 {
-  memset (out, 0, sizeof *out);
   int64_t N = 0;
   for (int s = 0; s < n; s++)
     N += sh[s].items.n;
   int P = sh[0].items.n_params, L = sh[0].items.n_labels;
-  out->ids = calloc ((size_t) (N ? N : 1), sizeof *out->ids);
-  out->labels = malloc ((size_t) (N ? N : 1) * sizeof *out->labels);
-  out->valid = malloc ((size_t) (N ? N : 1));
-  out->params = P ? malloc ((size_t) (N * P) * sizeof *out->params) : NULL;
-  out->param_names = calloc ((size_t) (P ? P : 1), sizeof (char *));
-  out->label_names = calloc ((size_t) (L ? L : 1), sizeof (char *));
-  if (!out->ids || !out->labels || !out->valid || (P && !out->params) || !out->param_names || !out->label_names)
-    {
-      dn_screen_items_clear (out);
-      return dn_set_error (DN_ERROR_NO_MEMORY, "merge: out of memory");
-    }
-  for (int p = 0; p < P; p++)
-    if ((out->param_names[p] = strdup (sh[0].items.param_names[p])))
-      out->n_params++;
-  for (int l = 0; l < L; l++)
-    if ((out->label_names[l] = strdup (sh[0].items.label_names[l])))
-      out->n_labels++;
-  for (int s = 0; s < n; s++)
+  DnStatus st = dn_screen_items_alloc (out, N, P, L);
+  for (int p = 0; st == DN_OK && p < P; p++, out->n_params++)
+    if (!(out->param_names[p] = strdup (sh[0].items.param_names[p])))
+      st = DN_ERROR_NO_MEMORY;
+  for (int l = 0; st == DN_OK && l < L; l++, out->n_labels++)
+    if (!(out->label_names[l] = strdup (sh[0].items.label_names[l])))
+      st = DN_ERROR_NO_MEMORY;
+  for (int s = 0; st == DN_OK && s < n; s++)
     {
       const DnScreenItems *it = &sh[s].items;
       if (it->n_params != P || it->n_labels != L)
@@ -552,21 +560,22 @@ concat_items (const Shard *sh, int n, DnScreenItems *out)
           dn_screen_items_clear (out);
           return dn_set_error (DN_ERROR_FORMAT, "merge: the shards list different item parameters or labels");
         }
-      for (int64_t i = 0; i < it->n; i++)
+      for (int64_t i = 0; st == DN_OK && i < it->n; i++, out->n++)
         {
           if (!(out->ids[out->n] = strdup (it->ids[i])))
-            {
-              dn_screen_items_clear (out);
-              return dn_set_error (DN_ERROR_NO_MEMORY, "merge: out of memory");
-            }
+            st = DN_ERROR_NO_MEMORY;
           out->labels[out->n] = it->labels[i];
           out->valid[out->n] = it->valid[i];
           if (P)
             memcpy (out->params + out->n * P, it->params + i * P, (size_t) P * sizeof *out->params);
-          out->n++;
         }
     }
-  return DN_OK;
+  if (st == DN_ERROR_NO_MEMORY)
+    {
+      dn_screen_items_clear (out);
+      return dn_set_error (st, "merge: out of memory");
+    }
+  return st;
 }
 
 DnStatus

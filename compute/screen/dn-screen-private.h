@@ -129,6 +129,8 @@ typedef struct
   uint8_t *valid;       /* 1 = screened, 0 = failed */
 } DnScreenItems;
 
+/* Allocates the arrays for @n items (names and counts are filled by the caller). */
+DnStatus dn_screen_items_alloc (DnScreenItems *it, int64_t n, int n_params, int n_labels);
 void dn_screen_items_clear (DnScreenItems *it);
 
 /* Rows [row0, row0 + n) of the run's response matrix (relative to the range) into buf (n, n_neurons). */

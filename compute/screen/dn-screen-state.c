@@ -75,6 +75,17 @@ better (float va, int64_t ia, float vb, int64_t ib)
   return va > vb || (va == vb && ia < ib);
 }
 
+static inline void
+swap_entries (float *v, int64_t *idx, int a, int b)
+{
+  float tv = v[a];
+  int64_t ti = idx[a];
+  v[a] = v[b];
+  idx[a] = idx[b];
+  v[b] = tv;
+  idx[b] = ti;
+}
+
 static void
 sift_down (float *v, int64_t *idx, int n, int i)
 {
@@ -87,12 +98,7 @@ sift_down (float *v, int64_t *idx, int n, int i)
         w = r;
       if (w == i)
         return;
-      float tv = v[i];
-      int64_t ti = idx[i];
-      v[i] = v[w];
-      idx[i] = idx[w];
-      v[w] = tv;
-      idx[w] = ti;
+      swap_entries (v, idx, i, w);
       i = w;
     }
 }
@@ -112,12 +118,7 @@ heap_push (float *v, int64_t *idx, int *n, int k, float x, int64_t i)
           int p = (c - 1) / 2;
           if (!better (v[p], idx[p], v[c], idx[c]))
             break;
-          float tv = v[p];
-          int64_t ti = idx[p];
-          v[p] = v[c];
-          idx[p] = idx[c];
-          v[c] = tv;
-          idx[c] = ti;
+          swap_entries (v, idx, p, c);
           c = p;
         }
     }

@@ -123,6 +123,19 @@ worker (void *arg)
   return NULL;
 }
 
+/* Stops and joins the workers (they may be waiting for a free slot). */
+static void
+stop_workers (Ring *r, pthread_t *threads, int *n_threads)
+{
+  pthread_mutex_lock (&r->mu);
+  r->stop = true;
+  pthread_cond_broadcast (&r->free_slot);
+  pthread_mutex_unlock (&r->mu);
+  for (int t = 0; t < *n_threads; t++)
+    pthread_join (threads[t], NULL);
+  *n_threads = 0;
+}
+
 /* The responses of a run in progress: float32 rows appended to OUTPUT.responses.part. */
 typedef struct
 {
@@ -196,17 +209,11 @@ fill_meta (DnScreenMeta *m, DnTwin *twin, DnDataset *ds, const DnPreprocess *pp,
 static DnStatus
 build_items (DnDataset *ds, const DnScreenState *s, DnScreenItems *it)
 {
-  memset (it, 0, sizeof *it);
   int64_t n = s->hi - s->lo;
   int P = dn_dataset_n_params (ds), L = dn_dataset_n_labels (ds);
-  it->ids = calloc ((size_t) (n ? n : 1), sizeof *it->ids);
-  it->labels = malloc ((size_t) (n ? n : 1) * sizeof *it->labels);
-  it->valid = malloc ((size_t) (n ? n : 1));
-  it->params = P ? malloc ((size_t) (n * P) * sizeof *it->params) : NULL;
-  it->param_names = calloc ((size_t) (P ? P : 1), sizeof (char *));
-  it->label_names = calloc ((size_t) (L ? L : 1), sizeof (char *));
-  if (!it->ids || !it->labels || !it->valid || (P && !it->params) || !it->param_names || !it->label_names)
-    goto oom;
+  DnStatus st = dn_screen_items_alloc (it, n, P, L);
+  if (st != DN_OK)
+    return st;
   for (int p = 0; p < P; p++, it->n_params++)
     if (!(it->param_names[p] = strdup (dn_dataset_param_name (ds, p))))
       goto oom;
@@ -312,7 +319,7 @@ fold_batch (Run *run, Ring *r, int slot, int64_t b0, int n, const float *resp, c
         {
           char id[1024];
           if (o->failure)
-            o->failure (i, dn_dataset_item_id (r->ds, i, id, sizeof id), reason, o->user_data);
+            o->failure (i, dn_dataset_item_id (r->ds, i, id, sizeof id), reason, o->user);
           st = dn_screen_state_fail (&run->state, i, reason);
           for (int64_t j = 0; j < K; j++)
             row[j] = NAN;
@@ -390,7 +397,7 @@ dn_screen_run (DnTwin *twin, DnDataset *ds, const char *output, const DnScreenOp
       if (o->progress)
         {
           DnScreenProgress p = { total, total, 0, 0, 0, 0 };
-          o->progress (&p, o->user_data);
+          o->progress (&p, o->user);
         }
       goto out;
     }
@@ -475,9 +482,9 @@ dn_screen_run (DnTwin *twin, DnDataset *ds, const char *output, const DnScreenOp
           p.items_per_s = (double) (run.state.done - session_start) / fmax (t - t0, 1e-9);
           if (p.items_per_s > 0)
             p.eta_s = (double) (total - run.state.done) / p.items_per_s;
-          o->progress (&p, o->user_data);
+          o->progress (&p, o->user);
         }
-      if (o->should_stop && o->should_stop (o->user_data))
+      if (o->should_stop && o->should_stop (o->user))
         {
           st = DN_ERROR_CANCELLED;
           break;
@@ -490,14 +497,7 @@ dn_screen_run (DnTwin *twin, DnDataset *ds, const char *output, const DnScreenOp
         }
     }
 
-  /* stop the workers (they may be waiting for a slot) */
-  pthread_mutex_lock (&ring.mu);
-  ring.stop = true;
-  pthread_cond_broadcast (&ring.free_slot);
-  pthread_mutex_unlock (&ring.mu);
-  for (int t = 0; t < n_threads; t++)
-    pthread_join (threads[t], NULL);
-  n_threads = 0;
+  stop_workers (&ring, threads, &n_threads);
 
   if (st == DN_OK)
     {
@@ -530,14 +530,7 @@ dn_screen_run (DnTwin *twin, DnDataset *ds, const char *output, const DnScreenOp
     }
 out:
   if (n_threads > 0)
-    {
-      pthread_mutex_lock (&ring.mu);
-      ring.stop = true;
-      pthread_cond_broadcast (&ring.free_slot);
-      pthread_mutex_unlock (&ring.mu);
-      for (int t = 0; t < n_threads; t++)
-        pthread_join (threads[t], NULL);
-    }
+    stop_workers (&ring, threads, &n_threads);
   free (threads);
   if (ring_init)
     {

@@ -34,6 +34,8 @@
  * checkpoint_seconds and on cancellation; a rerun with the same identity continues from there and
  * writes the same file an uninterrupted run would. `--shard i/N` runs the i-th of N contiguous ranges of
  * whole blocks; dn_screen_merge combines the N files into the single run's file.
+ * HDF5 goes through dn-screen-h5.c, whose lock is not dn-h5.c's: while a run, a merge or a result load is
+ * in progress, no other thread may call dn_h5_* (Debian's libhdf5 is not thread-safe).
  * SPDX-License-Identifier: MIT
  */
 #pragma once
@@ -53,6 +55,14 @@ typedef struct
   double eta_s;          /* remaining time at that rate (-1 when unknown) */
 } DnScreenProgress;
 
+/* After every batch (on the calling thread). */
+typedef void (*DnScreenProgressFn) (const DnScreenProgress *p, void *user);
+/* For every failed item, in index order (on the calling thread). */
+typedef void (*DnScreenFailureFn) (int64_t index, const char *id, const char *reason, void *user);
+/* Polled after every batch; true = stop (the run checkpoints and returns DN_ERROR_CANCELLED). Same
+ * shape as synthesis's DnSynthStopFn. */
+typedef bool (*DnScreenStopFn) (void *user);
+
 typedef struct
 {
   int top_k;                  /* most and least activating items kept per neuron (default 100) */
@@ -63,13 +73,10 @@ typedef struct
   DnPreprocessOptions preprocess;
   bool overwrite;             /* replace an existing output or checkpoint of another run */
   double checkpoint_seconds;  /* default 30 */
-  /* called after every batch (from the calling thread) */
-  void (*progress) (const DnScreenProgress *p, void *user_data);
-  /* called for every failed item (from the calling thread, in index order) */
-  void (*failure) (int64_t index, const char *id, const char *reason, void *user_data);
-  /* polled after every batch; true = stop (the run checkpoints and returns DN_ERROR_CANCELLED) */
-  bool (*should_stop) (void *user_data);
-  void *user_data;
+  DnScreenProgressFn progress;
+  DnScreenFailureFn failure;
+  DnScreenStopFn should_stop;
+  void *user;                 /* for the three callbacks */
   const char *model_spec;     /* what identifies the model in the output (default: the twin's name) */
 } DnScreenOptions;
 

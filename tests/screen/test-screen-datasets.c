@@ -307,7 +307,7 @@ test_folder (void)
   screen_test_options (&o);
   o.batch = 32;
   o.failure = on_failure;
-  o.user_data = &f;
+  o.user = &f;
   o.keep_responses = true;
   DN_TEST_OK (dn_screen_run (twin, ds, out, &o));
   const struct

@@ -134,7 +134,7 @@ run_merge (bool keep)
   o.n_shards = 1;
   StopAfter sa = { 0, 1 };
   o.should_stop = stop_after;
-  o.user_data = &sa;
+  o.user = &sa;
   DN_TEST_FAILS (dn_screen_run (twin, ds, resumed, &o), DN_ERROR_CANCELLED);
   char *partial = g_strdup_printf ("%s.partial", resumed);
   g_assert_true (g_file_test (partial, G_FILE_TEST_EXISTS));

@@ -62,7 +62,7 @@ test_stream (void)
   o.top_k = 20;
   Mem m = { 0 };
   o.progress = on_progress;
-  o.user_data = &m;
+  o.user = &m;
   double before = rss_mb ();
   gint64 t0 = g_get_monotonic_time ();
   DN_TEST_OK (dn_screen_run (twin, ds, out, &o));
