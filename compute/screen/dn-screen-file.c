@@ -126,37 +126,6 @@ read_meta (DnSh5 *h, DnScreenMeta *m)
   return st;
 }
 
-void
-dn_screen_items_clear (DnScreenItems *it)
-{
-  dn_sh5_strings_free (it->ids, it->n);
-  dn_sh5_strings_free (it->param_names, it->n_params);
-  dn_sh5_strings_free (it->label_names, it->n_labels);
-  free (it->labels);
-  free (it->params);
-  free (it->valid);
-  memset (it, 0, sizeof *it);
-}
-
-DnStatus
-dn_screen_items_alloc (DnScreenItems *it, int64_t n, int n_params, int n_labels)
-{
-  memset (it, 0, sizeof *it);
-  size_t N = (size_t) (n > 0 ? n : 1);
-  it->ids = calloc (N, sizeof *it->ids);
-  it->labels = malloc (N * sizeof *it->labels);
-  it->valid = malloc (N);
-  it->params = n_params ? malloc (N * (size_t) n_params * sizeof *it->params) : NULL;
-  it->param_names = calloc ((size_t) (n_params ? n_params : 1), sizeof (char *));
-  it->label_names = calloc ((size_t) (n_labels ? n_labels : 1), sizeof (char *));
-  if (!it->ids || !it->labels || !it->valid || (n_params && !it->params) || !it->param_names || !it->label_names)
-    {
-      dn_screen_items_clear (it);
-      return dn_set_error (DN_ERROR_NO_MEMORY, "screen: out of memory for the list of %lld items", (long long) n);
-    }
-  return DN_OK;
-}
-
 /* Writing --------------------------------------------------------------------------------------- */
 
 static DnStatus
@@ -204,31 +173,64 @@ write_state (DnSh5 *h, const DnScreenState *s)
   return st;
 }
 
+#define ITEM_BLOCK 65536
+
+/* The items in blocks: a first pass finds the width of the ids, a second writes them. */
 static DnStatus
 write_items (DnSh5 *h, const DnScreenItems *it)
 {
-  int64_t n = it->n, P = it->n_params, L = it->n_labels, shp[2] = { n, P };
-  DnStatus st = dn_sh5_write_strings (h, "/items/id", (const char *const *) it->ids, n);
+  int64_t n = it->n, P = it->n_params, L = it->n_labels;
+  char id[4096];
+  int32_t label;
+  uint8_t valid;
+  double *params = malloc ((size_t) (ITEM_BLOCK * (P ? P : 1)) * sizeof *params);
+  int32_t *labels = malloc (ITEM_BLOCK * sizeof *labels);
+  uint8_t *valids = malloc (ITEM_BLOCK);
+  char *ids = NULL;
+  size_t width = 1;
+  DnStatus st = !params || !labels || !valids ? dn_set_error (DN_ERROR_NO_MEMORY, "screen: out of memory") : DN_OK;
+  for (int64_t i = 0; st == DN_OK && i < n; i++)
+    {
+      size_t l = strlen (it->get (it->ctx, i, id, sizeof id, &label, params, &valid)) + 1;
+      width = l > width ? l : width;
+    }
+  if (st == DN_OK && !(ids = malloc (ITEM_BLOCK * width)))
+    st = dn_set_error (DN_ERROR_NO_MEMORY, "screen: out of memory");
+  if (st == DN_OK && (st = dn_sh5_strings_create (h, "/items/id", n, width)) == DN_OK
+      && (st = dn_sh5_dataset_create (h, "/items/label", DN_SH5_I32, 1, &n)) == DN_OK
+      && (st = dn_sh5_dataset_create (h, "/items/valid", DN_SH5_U8, 1, &n)) == DN_OK && P > 0)
+    st = dn_sh5_dataset_create (h, "/items/params", DN_SH5_F64, 2, (const int64_t[]){ n, P });
+  for (int64_t b = 0; st == DN_OK && b < n; b += ITEM_BLOCK)
+    {
+      int64_t m = n - b < ITEM_BLOCK ? n - b : ITEM_BLOCK;
+      memset (ids, 0, (size_t) m * width);
+      for (int64_t i = 0; i < m; i++)
+        {
+          const char *s = it->get (it->ctx, b + i, id, sizeof id, &labels[i], params + i * P, &valids[i]);
+          memcpy (ids + (size_t) i * width, s, strlen (s));
+        }
+      if ((st = dn_sh5_write_string_rows (h, "/items/id", b, m, width, ids)) == DN_OK
+          && (st = dn_sh5_write_rows (h, "/items/label", DN_SH5_I32, b, m, labels)) == DN_OK
+          && (st = dn_sh5_write_rows (h, "/items/valid", DN_SH5_U8, b, m, valids)) == DN_OK && P > 0)
+        st = dn_sh5_write_rows (h, "/items/params", DN_SH5_F64, b, m, params);
+    }
   if (st == DN_OK)
-    st = dn_sh5_write (h, "/items/label", DN_SH5_I32, 1, &n, it->labels, true);
-  if (st == DN_OK)
-    st = dn_sh5_write (h, "/items/valid", DN_SH5_U8, 1, &n, it->valid, true);
-  if (st == DN_OK)
-    st = dn_sh5_write_strings (h, "/items/label_names", (const char *const *) it->label_names, L);
+    st = dn_sh5_write_strings (h, "/items/label_names", it->label_names, L);
   if (st == DN_OK && P > 0)
-    st = dn_sh5_write (h, "/items/params", DN_SH5_F64, 2, shp, it->params, true);
-  if (st == DN_OK && P > 0)
-    st = dn_sh5_write_strings (h, "/items/param_names", (const char *const *) it->param_names, P);
+    st = dn_sh5_write_strings (h, "/items/param_names", it->param_names, P);
+  free (params);
+  free (labels);
+  free (valids);
+  free (ids);
   return st;
 }
 
 /* Copies the response matrix in blocks of 1024 rows, then computes the exact gini / q95 / q05 from it,
- * reading column blocks that fit in 256 MB. */
+ * reading column blocks that fit in 256 MB (failed items are NaN rows; no valid response is NaN). */
 static DnStatus
-write_responses (DnSh5 *h, const DnScreenState *s, const DnScreenItems *it, DnScreenRowReader rows, void *ctx,
-                 DnNeuronStats *stats)
+write_responses (DnSh5 *h, const DnScreenState *s, int64_t n, DnScreenRowReader rows, void *ctx, DnNeuronStats *stats)
 {
-  int64_t n = it->n, K = s->n_neurons;
+  int64_t K = s->n_neurons;
   DnStatus st = dn_sh5_matrix_create (h, "/responses", n, K);
   float *buf = malloc ((size_t) 1024 * K * sizeof *buf);
   if (!buf)
@@ -237,7 +239,7 @@ write_responses (DnSh5 *h, const DnScreenState *s, const DnScreenItems *it, DnSc
     {
       int64_t m = n - r < 1024 ? n - r : 1024;
       if ((st = rows (ctx, r, m, buf)) == DN_OK)
-        st = dn_sh5_matrix_write (h, "/responses", r, m, 0, K, buf);
+        st = dn_sh5_write_rows (h, "/responses", DN_SH5_F32, r, m, buf);
     }
   free (buf);
   if (st != DN_OK || n == 0)
@@ -256,7 +258,7 @@ write_responses (DnSh5 *h, const DnScreenState *s, const DnScreenItems *it, DnSc
         {
           int64_t cnt = 0;
           for (int64_t r = 0; r < n; r++)
-            if (it->valid[r])
+            if (!isnan (cols[r * m + j]))
               v[cnt++] = cols[r * m + j];
           dn_screen_exact_stats (v, cnt, &stats[c0 + j]);
         }
@@ -344,7 +346,7 @@ dn_screen_write (const char *path, const DnScreenMeta *m, const DnScreenState *s
         {
           dn_screen_state_stats (s, stats);
           if ((st = write_items (h, items)) == DN_OK && m->keep_responses)
-            st = write_responses (h, s, items, rows, rows_ctx, stats);
+            st = write_responses (h, s, items->n, rows, rows_ctx, stats);
           if (st == DN_OK)
             st = write_stats (h, stats, (int) m->n_neurons);
         }
@@ -460,49 +462,62 @@ dn_screen_read_state (const char *path, DnScreenMeta *m, DnScreenState *s, bool 
   return st;
 }
 
+/* Merging ----------------------------------------------------------------------------------------- */
+
+/* A shard's items, read whole (a merge holds every shard's ids in memory). */
+typedef struct
+{
+  int64_t n;
+  char **ids;
+  int32_t *labels;
+  uint8_t *valid;
+  double *params;      /* (n, n_params) */
+  char **param_names, **label_names;
+  int64_t n_params, n_labels;
+} ShardItems;
+
+static void
+shard_items_clear (ShardItems *it)
+{
+  dn_sh5_strings_free (it->ids, it->n);
+  dn_sh5_strings_free (it->param_names, it->n_params);
+  dn_sh5_strings_free (it->label_names, it->n_labels);
+  free (it->labels);
+  free (it->valid);
+  free (it->params);
+  memset (it, 0, sizeof *it);
+}
+
 static DnStatus
-read_items (DnSh5 *h, int64_t n, DnScreenItems *it)
+read_items (DnSh5 *h, int64_t n, ShardItems *it)
 {
   memset (it, 0, sizeof *it);
-  int64_t nids = 0;
   int nd;
   int64_t sh[8];
-  void *params = NULL;
-  DnStatus st = dn_sh5_read_strings (h, "/items/id", &it->ids, &nids);
-  it->n = nids;
-  if (st == DN_OK && nids != n)
-    st = dn_set_error (DN_ERROR_FORMAT, "/items/id has %lld ids for %lld items", (long long) nids, (long long) n);
+  DnStatus st = dn_sh5_read_strings (h, "/items/id", &it->ids, &it->n);
+  if (st == DN_OK && it->n != n)
+    st = dn_set_error (DN_ERROR_FORMAT, "/items/id has %lld ids for %lld items", (long long) it->n, (long long) n);
   if (st == DN_OK)
     st = read_exact (h, "/items/label", DN_SH5_I32, n, (void **) &it->labels);
   if (st == DN_OK)
     st = read_exact (h, "/items/valid", DN_SH5_U8, n, (void **) &it->valid);
-  int64_t L = 0, P = 0;
   if (st == DN_OK)
-    st = dn_sh5_read_strings (h, "/items/label_names", &it->label_names, &L);
-  it->n_labels = (int) L;
-  if (st == DN_OK && dn_sh5_exists (h, "/items/params"))
-    {
-      if ((st = dn_sh5_read_strings (h, "/items/param_names", &it->param_names, &P)) == DN_OK)
-        {
-          it->n_params = (int) P;
-          if ((st = dn_sh5_read (h, "/items/params", DN_SH5_F64, &nd, sh, &params)) == DN_OK
-              && (nd != 2 || sh[0] != n || sh[1] != P))
-            st = dn_set_error (DN_ERROR_FORMAT, "/items/params has the wrong shape");
-          it->params = params;
-        }
-    }
+    st = dn_sh5_read_strings (h, "/items/label_names", &it->label_names, &it->n_labels);
+  if (st == DN_OK && dn_sh5_exists (h, "/items/params")
+      && (st = dn_sh5_read_strings (h, "/items/param_names", &it->param_names, &it->n_params)) == DN_OK
+      && (st = dn_sh5_read (h, "/items/params", DN_SH5_F64, &nd, sh, (void **) &it->params)) == DN_OK
+      && (nd != 2 || sh[0] != n || sh[1] != it->n_params))
+    st = dn_set_error (DN_ERROR_FORMAT, "/items/params has the wrong shape");
   if (st != DN_OK)
-    dn_screen_items_clear (it);
+    shard_items_clear (it);
   return st;
 }
-
-/* Merging ----------------------------------------------------------------------------------------- */
 
 typedef struct
 {
   DnScreenMeta meta;
   DnScreenState state;
-  DnScreenItems items;
+  ShardItems items;
   DnSh5 *h;
 } Shard;
 
@@ -531,6 +546,26 @@ merge_rows (void *ctx, int64_t row0, int64_t n, float *buf)
   return DN_OK;
 }
 
+/* Item i of the merged range, from the shard that holds it. */
+static const char *
+merge_item (void *ctx, int64_t i, char *buf, size_t size, int32_t *label, double *params, uint8_t *valid)
+{
+  MergeRows *mr = ctx;
+  for (int s = 0; s < mr->n; s++)
+    {
+      const Shard *sh = &mr->shards[s];
+      if (i < sh->meta.item_start || i >= sh->meta.item_end)
+        continue;
+      int64_t j = i - sh->meta.item_start, P = sh->items.n_params;
+      *label = sh->items.labels[j];
+      *valid = sh->items.valid[j];
+      if (P)
+        memcpy (params, sh->items.params + j * P, (size_t) P * sizeof *params);
+      return sh->items.ids[j];
+    }
+  return "";
+}
+
 static int
 cmp_shard (const void *a, const void *b)
 {
@@ -538,43 +573,55 @@ cmp_shard (const void *a, const void *b)
   return (x->meta.shard_index > y->meta.shard_index) - (x->meta.shard_index < y->meta.shard_index);
 }
 
+/* Checks that the shards are parts 0 … n−1 of one screening, covering its items. */
 static DnStatus
-concat_items (const Shard *sh, int n, DnScreenItems *out)
+check_shards (Shard *sh, int n, const char *const *paths)
 {
-  int64_t N = 0;
   for (int s = 0; s < n; s++)
-    N += sh[s].items.n;
-  int P = sh[0].items.n_params, L = sh[0].items.n_labels;
-  DnStatus st = dn_screen_items_alloc (out, N, P, L);
-  for (int p = 0; st == DN_OK && p < P; p++, out->n_params++)
-    if (!(out->param_names[p] = strdup (sh[0].items.param_names[p])))
-      st = DN_ERROR_NO_MEMORY;
-  for (int l = 0; st == DN_OK && l < L; l++, out->n_labels++)
-    if (!(out->label_names[l] = strdup (sh[0].items.label_names[l])))
-      st = DN_ERROR_NO_MEMORY;
-  for (int s = 0; st == DN_OK && s < n; s++)
     {
-      const DnScreenItems *it = &sh[s].items;
-      if (it->n_params != P || it->n_labels != L)
-        {
-          dn_screen_items_clear (out);
-          return dn_set_error (DN_ERROR_FORMAT, "merge: the shards list different item parameters or labels");
-        }
-      for (int64_t i = 0; st == DN_OK && i < it->n; i++, out->n++)
-        {
-          if (!(out->ids[out->n] = strdup (it->ids[i])))
-            st = DN_ERROR_NO_MEMORY;
-          out->labels[out->n] = it->labels[i];
-          out->valid[out->n] = it->valid[i];
-          if (P)
-            memcpy (out->params + out->n * P, it->params + i * P, (size_t) P * sizeof *out->params);
-        }
+      const char *diff = dn_screen_meta_differs (&sh[0].meta, &sh[s].meta, true);
+      if (*diff)
+        return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "merge: %s and %s are not parts of one screening (%s differs)",
+                             paths[0], paths[s], diff);
+      if (sh[s].items.n_params != sh[0].items.n_params || sh[s].items.n_labels != sh[0].items.n_labels)
+        return dn_set_error (DN_ERROR_FORMAT, "merge: the shards list different item parameters or labels");
     }
-  if (st == DN_ERROR_NO_MEMORY)
+  qsort (sh, (size_t) n, sizeof *sh, cmp_shard);
+  if (sh[0].meta.n_shards != n)
+    return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "merge: the screening has %lld shards, %d files were given",
+                         (long long) sh[0].meta.n_shards, n);
+  for (int s = 0; s < n; s++)
     {
-      dn_screen_items_clear (out);
-      return dn_set_error (st, "merge: out of memory");
+      int64_t lo, hi;
+      dn_screen_shard_range (sh[0].meta.dataset_count, s, n, &lo, &hi);
+      if (sh[s].meta.shard_index != s || sh[s].meta.item_start != lo || sh[s].meta.item_end != hi)
+        return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "merge: shard %d of %d is missing or given twice", s + 1, n);
     }
+  return DN_OK;
+}
+
+/* Folds shard state @p into @all (blocks are disjoint: shards hold whole blocks). */
+static DnStatus
+merge_state (DnScreenState *all, const DnScreenState *p, int64_t *ti, float *tv, int64_t *bi, float *bv)
+{
+  int64_t K = all->n_neurons;
+  DnStatus st = dn_screen_state_lists (p, ti, tv, bi, bv);
+  if (st != DN_OK)
+    return st;
+  dn_screen_state_load_lists (all, ti, tv, bi, bv, all->k);
+  int64_t off = p->first_block - all->first_block;
+  memcpy (all->block_count + off, p->block_count, (size_t) p->n_blocks * sizeof *p->block_count);
+  memcpy (all->block_mom + off * K * 3, p->block_mom, (size_t) (p->n_blocks * K * 3) * sizeof *p->block_mom);
+  for (int64_t i = 0; i < K * DN_HIST_BINS; i++)
+    all->hist[i] += p->hist[i];
+  for (int64_t j = 0; j < K; j++)
+    {
+      all->vmin[j] = fminf (all->vmin[j], p->vmin[j]);
+      all->vmax[j] = fmaxf (all->vmax[j], p->vmax[j]);
+    }
+  for (int64_t i = 0; i < p->n_failed && st == DN_OK; i++)
+    st = dn_screen_state_fail (all, p->fail_index[i], p->fail_reason[i]);
+  all->done += p->done;
   return st;
 }
 
@@ -585,8 +632,9 @@ dn_screen_merge (const char *output, const char *const *paths, int n)
     return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "merge: no shard files");
   Shard *sh = calloc ((size_t) n, sizeof *sh);
   float *mask = NULL;
+  int64_t *ti = NULL, *bi = NULL;
+  float *tv = NULL, *bv = NULL;
   DnScreenState all = { 0 };
-  DnScreenItems items = { 0 };
   if (!sh)
     return dn_set_error (DN_ERROR_NO_MEMORY, "merge: out of memory");
   DnStatus st = DN_OK;
@@ -596,101 +644,49 @@ dn_screen_merge (const char *output, const char *const *paths, int n)
       if ((st = dn_screen_read_state (paths[s], &sh[s].meta, &sh[s].state, &complete)) != DN_OK)
         break;
       if (!complete)
-        {
-          st = dn_set_error (DN_ERROR_FORMAT, "%s: not a complete screening file", paths[s]);
-          break;
-        }
-      if (!(sh[s].h = dn_sh5_open (paths[s], false, &st)))
-        break;
-      if ((st = read_items (sh[s].h, sh[s].meta.item_end - sh[s].meta.item_start, &sh[s].items)) != DN_OK)
-        {
-          dn_set_error (st, "%s: %s", paths[s], dn_last_error ());
-          break;
-        }
-      const char *diff = dn_screen_meta_differs (&sh[0].meta, &sh[s].meta, true);
-      if (*diff)
-        st = dn_set_error (DN_ERROR_INVALID_ARGUMENT, "merge: %s and %s are not parts of one screening (%s differs)",
-                           paths[0], paths[s], diff);
+        st = dn_set_error (DN_ERROR_FORMAT, "%s: not a complete screening file", paths[s]);
+      else if ((sh[s].h = dn_sh5_open (paths[s], false, &st))
+               && (st = read_items (sh[s].h, sh[s].meta.item_end - sh[s].meta.item_start, &sh[s].items)) != DN_OK)
+        dn_set_error (st, "%s: %s", paths[s], dn_last_error ());
     }
-  if (st != DN_OK)
+  if (st != DN_OK || (st = check_shards (sh, n, paths)) != DN_OK)
     goto out;
-  qsort (sh, (size_t) n, sizeof *sh, cmp_shard);
-  const DnScreenMeta *m0 = &sh[0].meta;
-  if (m0->n_shards != n)
-    {
-      st = dn_set_error (DN_ERROR_INVALID_ARGUMENT, "merge: the screening has %lld shards, %d files were given",
-                         (long long) m0->n_shards, n);
-      goto out;
-    }
-  for (int s = 0; s < n; s++)
-    {
-      int64_t lo, hi;
-      dn_screen_shard_range (m0->dataset_count, s, n, &lo, &hi);
-      if (sh[s].meta.shard_index != s || sh[s].meta.item_start != lo || sh[s].meta.item_end != hi)
-        {
-          st = dn_set_error (DN_ERROR_INVALID_ARGUMENT, "merge: shard %d of %d is missing or given twice", s + 1, n);
-          goto out;
-        }
-    }
-  DnScreenMeta m = *m0;
+  DnScreenMeta m = sh[0].meta;
   m.shard_index = 0;
   m.n_shards = 1;
   m.item_start = 0;
   m.item_end = m.dataset_count;
   if ((st = dn_screen_state_init (&all, (int) m.n_neurons, (int) m.top_k, m.block_size, 0, m.dataset_count)) != DN_OK)
     goto out;
-  int64_t K = m.n_neurons, k = m.top_k;
-  size_t nk = (size_t) (K * k > 0 ? K * k : 1);
-  int64_t *ti = malloc (nk * sizeof *ti), *bi = malloc (nk * sizeof *bi);
-  float *tv = malloc (nk * sizeof *tv), *bv = malloc (nk * sizeof *bv);
-  if (!ti || !bi || !tv || !bv)
+  size_t nk = (size_t) (m.n_neurons * m.top_k > 0 ? m.n_neurons * m.top_k : 1);
+  if (!(ti = malloc (nk * sizeof *ti)) || !(bi = malloc (nk * sizeof *bi)) || !(tv = malloc (nk * sizeof *tv))
+      || !(bv = malloc (nk * sizeof *bv)))
     st = dn_set_error (DN_ERROR_NO_MEMORY, "merge: out of memory");
   for (int s = 0; s < n && st == DN_OK; s++)
-    {
-      const DnScreenState *p = &sh[s].state;
-      if ((st = dn_screen_state_lists (p, ti, tv, bi, bv)) != DN_OK)
-        break;
-      dn_screen_state_load_lists (&all, ti, tv, bi, bv, (int) k);
-      int64_t off = p->first_block - all.first_block;
-      memcpy (all.block_count + off, p->block_count, (size_t) p->n_blocks * sizeof *p->block_count);
-      memcpy (all.block_mom + off * K * 3, p->block_mom, (size_t) (p->n_blocks * K * 3) * sizeof *p->block_mom);
-      for (int64_t i = 0; i < K * DN_HIST_BINS; i++)
-        all.hist[i] += p->hist[i];
-      for (int64_t j = 0; j < K; j++)
-        {
-          all.vmin[j] = fminf (all.vmin[j], p->vmin[j]);
-          all.vmax[j] = fmaxf (all.vmax[j], p->vmax[j]);
-        }
-      for (int64_t i = 0; i < p->n_failed && st == DN_OK; i++)
-        st = dn_screen_state_fail (&all, p->fail_index[i], p->fail_reason[i]);
-      all.done += p->done;
-    }
-  free (ti);
-  free (bi);
-  free (tv);
-  free (bv);
-  if (st != DN_OK || (st = concat_items (sh, n, &items)) != DN_OK)
+    st = merge_state (&all, &sh[s].state, ti, tv, bi, bv);
+  if (st == DN_OK && dn_sh5_exists (sh[0].h, "/preprocess/mask"))
+    st = read_exact (sh[0].h, "/preprocess/mask", DN_SH5_F32, m.out_h * m.out_w, (void **) &mask);
+  if (st != DN_OK)
     goto out;
-  if (dn_sh5_exists (sh[0].h, "/preprocess/mask"))
-    {
-      void *d = NULL;
-      if ((st = read_exact (sh[0].h, "/preprocess/mask", DN_SH5_F32, m.out_h * m.out_w, &d)) != DN_OK)
-        goto out;
-      mask = d;
-    }
   MergeRows mr = { sh, n };
+  DnScreenItems items = { m.dataset_count, (int) sh[0].items.n_params, (int) sh[0].items.n_labels,
+                          (const char *const *) sh[0].items.param_names, (const char *const *) sh[0].items.label_names,
+                          merge_item, &mr };
   st = dn_screen_write (output, &m, &all, &items, mask, merge_rows, &mr);
 out:
   for (int s = 0; s < n; s++)
     {
       dn_screen_state_clear (&sh[s].state);
-      dn_screen_items_clear (&sh[s].items);
+      shard_items_clear (&sh[s].items);
       dn_sh5_close (sh[s].h);
     }
   free (sh);
   free (mask);
+  free (ti);
+  free (bi);
+  free (tv);
+  free (bv);
   dn_screen_state_clear (&all);
-  dn_screen_items_clear (&items);
   return st;
 }
 

@@ -172,11 +172,13 @@ lcpl (void)
   return p;
 }
 
-static DnStatus
-write_locked (DnSh5 *f, const char *path, hid_t ftype, hid_t mtype, int ndim, const int64_t *shape, const void *data,
-              bool compress, size_t elsize)
+/* Creates dataset @path (replacing one of that name): chunks of about 256 KiB along the first dimension
+ * (or @chunk), gzip 4, when @compress and not empty; @fill (NULL = zeros). Returns the dataset or -1. */
+static hid_t
+create_locked (DnSh5 *f, const char *path, hid_t ftype, int ndim, const int64_t *shape, const hsize_t *chunk,
+               bool compress, const void *fill)
 {
-  hsize_t dims[8] = { 0 }, chunk[8] = { 0 };
+  hsize_t dims[8] = { 0 }, ch[8] = { 0 };
   int64_t n = 1;
   for (int i = 0; i < ndim; i++)
     {
@@ -187,29 +189,131 @@ write_locked (DnSh5 *f, const char *path, hid_t ftype, hid_t mtype, int ndim, co
   hid_t dcpl = H5Pcreate (H5P_DATASET_CREATE);
   if (compress && n > 0 && ndim > 0)
     {
-      /* chunks of about 256 KiB along the first dimension */
-      int64_t row = n / shape[0];
-      int64_t rows = (int64_t) (262144 / elsize) / (row ? row : 1);
-      rows = rows < 1 ? 1 : rows > shape[0] ? shape[0] : rows;
-      chunk[0] = (hsize_t) rows;
-      for (int i = 1; i < ndim; i++)
-        chunk[i] = dims[i];
-      H5Pset_chunk (dcpl, ndim, chunk);
+      if (chunk)
+        memcpy (ch, chunk, (size_t) ndim * sizeof *ch);
+      else
+        {
+          int64_t row = n / shape[0];
+          int64_t rows = (int64_t) (262144 / H5Tget_size (ftype)) / (row ? row : 1);
+          ch[0] = (hsize_t) (rows < 1 ? 1 : rows > shape[0] ? shape[0] : rows);
+          for (int i = 1; i < ndim; i++)
+            ch[i] = dims[i];
+        }
+      H5Pset_chunk (dcpl, ndim, ch);
       H5Pset_deflate (dcpl, 4);
     }
+  if (fill)
+    H5Pset_fill_value (dcpl, ftype, fill);
   hid_t lp = lcpl ();
   if (exists_locked (f, path))
     H5Ldelete (f->file, path, H5P_DEFAULT);
   hid_t d = H5Dcreate2 (f->file, path, ftype, space, lp, dcpl, H5P_DEFAULT);
-  herr_t e = d >= 0 && n > 0 ? H5Dwrite (d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
-  if (d >= 0)
-    H5Dclose (d);
   H5Pclose (lp);
   H5Pclose (dcpl);
   H5Sclose (space);
+  return d;
+}
+
+static DnStatus
+write_locked (DnSh5 *f, const char *path, hid_t type, int ndim, const int64_t *shape, const void *data, bool compress)
+{
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++)
+    n *= shape[i];
+  hid_t d = create_locked (f, path, type, ndim, shape, NULL, compress, NULL);
+  herr_t e = d >= 0 && n > 0 ? H5Dwrite (d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
+  if (d >= 0)
+    H5Dclose (d);
   if (d < 0 || e < 0)
     return dn_set_error (DN_ERROR_IO, "%s: cannot write %s", f->path, path);
   return DN_OK;
+}
+
+/* Reads or writes rows [row0, row0 + nrows) (all of the other dimensions) of dataset @path. */
+static DnStatus
+rows_io_locked (DnSh5 *f, const char *path, hid_t mtype, int64_t row0, int64_t nrows, void *data, bool write)
+{
+  hid_t d = exists_locked (f, path) ? H5Dopen2 (f->file, path, H5P_DEFAULT) : -1;
+  hid_t fs = d >= 0 ? H5Dget_space (d) : -1;
+  int nd = fs >= 0 ? H5Sget_simple_extent_ndims (fs) : -1;
+  herr_t e = -1;
+  if (nd >= 1 && nd <= 8)
+    {
+      hsize_t start[8] = { (hsize_t) row0 }, count[8];
+      H5Sget_simple_extent_dims (fs, count, NULL);
+      count[0] = (hsize_t) nrows;
+      hid_t ms = H5Screate_simple (nd, count, NULL);
+      if (H5Sselect_hyperslab (fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 && H5Sselect_valid (fs) > 0)
+        e = write ? H5Dwrite (d, mtype, ms, fs, H5P_DEFAULT, data) : H5Dread (d, mtype, ms, fs, H5P_DEFAULT, data);
+      H5Sclose (ms);
+    }
+  if (fs >= 0)
+    H5Sclose (fs);
+  if (d >= 0)
+    H5Dclose (d);
+  if (e < 0)
+    return dn_set_error (write ? DN_ERROR_IO : DN_ERROR_FORMAT, "%s: cannot %s rows %lld..%lld of %s", f->path,
+                         write ? "write" : "read", (long long) row0, (long long) (row0 + nrows), path);
+  return DN_OK;
+}
+
+/* A fixed-length UTF-8 string type of @width bytes (terminator included); H5Tclose it. */
+static hid_t
+string_type (size_t width)
+{
+  hid_t t = H5Tcopy (H5T_C_S1);
+  H5Tset_size (t, width);
+  H5Tset_strpad (t, H5T_STR_NULLTERM);
+  H5Tset_cset (t, H5T_CSET_UTF8);
+  return t;
+}
+
+DnStatus
+dn_sh5_dataset_create (DnSh5 *f, const char *path, DnSh5Type type, int ndim, const int64_t *shape)
+{
+  lock ();
+  hid_t d = create_locked (f, path, mem_type (type), ndim, shape, NULL, true, NULL);
+  if (d >= 0)
+    H5Dclose (d);
+  unlock ();
+  return d < 0 ? dn_set_error (DN_ERROR_IO, "%s: cannot create %s", f->path, path) : DN_OK;
+}
+
+DnStatus
+dn_sh5_write_rows (DnSh5 *f, const char *path, DnSh5Type type, int64_t row0, int64_t nrows, const void *data)
+{
+  if (nrows <= 0)
+    return DN_OK;
+  lock ();
+  DnStatus st = rows_io_locked (f, path, mem_type (type), row0, nrows, (void *) data, true);
+  unlock ();
+  return st;
+}
+
+DnStatus
+dn_sh5_strings_create (DnSh5 *f, const char *path, int64_t n, size_t width)
+{
+  lock ();
+  hid_t t = string_type (width);
+  hid_t d = create_locked (f, path, t, 1, &n, NULL, true, NULL);
+  if (d >= 0)
+    H5Dclose (d);
+  H5Tclose (t);
+  unlock ();
+  return d < 0 ? dn_set_error (DN_ERROR_IO, "%s: cannot create %s", f->path, path) : DN_OK;
+}
+
+DnStatus
+dn_sh5_write_string_rows (DnSh5 *f, const char *path, int64_t row0, int64_t nrows, size_t width, const char *buf)
+{
+  if (nrows <= 0)
+    return DN_OK;
+  lock ();
+  hid_t t = string_type (width);
+  DnStatus st = rows_io_locked (f, path, t, row0, nrows, (void *) buf, true);
+  H5Tclose (t);
+  unlock ();
+  return st;
 }
 
 DnStatus
@@ -217,7 +321,7 @@ dn_sh5_write (DnSh5 *f, const char *path, DnSh5Type type, int ndim, const int64_
               bool compress)
 {
   lock ();
-  DnStatus st = write_locked (f, path, mem_type (type), mem_type (type), ndim, shape, data, compress, type_size (type));
+  DnStatus st = write_locked (f, path, mem_type (type), ndim, shape, data, compress);
   unlock ();
   return st;
 }
@@ -282,11 +386,8 @@ dn_sh5_write_strings (DnSh5 *f, const char *path, const char *const *strings, in
   for (int64_t i = 0; i < n; i++)
     memcpy (buf + (size_t) i * width, strings[i], strlen (strings[i]));
   lock ();
-  hid_t t = H5Tcopy (H5T_C_S1);
-  H5Tset_size (t, width);
-  H5Tset_strpad (t, H5T_STR_NULLTERM);
-  H5Tset_cset (t, H5T_CSET_UTF8);
-  DnStatus st = write_locked (f, path, t, t, 1, &n, buf, true, width);
+  hid_t t = string_type (width);
+  DnStatus st = write_locked (f, path, t, 1, &n, buf, true);
   H5Tclose (t);
   unlock ();
   free (buf);
@@ -388,10 +489,7 @@ DnStatus
 dn_sh5_set_str (DnSh5 *f, const char *obj, const char *name, const char *value)
 {
   lock ();
-  hid_t t = H5Tcopy (H5T_C_S1);
-  H5Tset_size (t, strlen (value) + 1);
-  H5Tset_strpad (t, H5T_STR_NULLTERM);
-  H5Tset_cset (t, H5T_CSET_UTF8);
+  hid_t t = string_type (strlen (value) + 1);
   unlock ();
   DnStatus st = set_attr (f, obj, name, t, value);
   lock ();
@@ -500,31 +598,17 @@ DnStatus
 dn_sh5_matrix_create (DnSh5 *f, const char *path, int64_t rows, int64_t cols)
 {
   lock ();
-  hsize_t dims[2] = { (hsize_t) rows, (hsize_t) cols };
-  hsize_t chunk[2] = { rows < 1024 ? (rows ? (hsize_t) rows : 1) : 1024, cols < 64 ? (cols ? (hsize_t) cols : 1) : 64 };
-  hid_t space = H5Screate_simple (2, dims, NULL);
-  hid_t dcpl = H5Pcreate (H5P_DATASET_CREATE);
+  hsize_t chunk[2] = { rows < 1024 ? (hsize_t) rows : 1024, cols < 64 ? (hsize_t) cols : 64 };
   float nan = NAN;
-  if (rows > 0 && cols > 0)
-    {
-      H5Pset_chunk (dcpl, 2, chunk);
-      H5Pset_deflate (dcpl, 4);
-    }
-  H5Pset_fill_value (dcpl, H5T_NATIVE_FLOAT, &nan);
-  hid_t lp = lcpl ();
-  hid_t d = H5Dcreate2 (f->file, path, H5T_NATIVE_FLOAT, space, lp, dcpl, H5P_DEFAULT);
+  hid_t d = create_locked (f, path, H5T_NATIVE_FLOAT, 2, (const int64_t[]){ rows, cols }, chunk, true, &nan);
   if (d >= 0)
     H5Dclose (d);
-  H5Pclose (lp);
-  H5Pclose (dcpl);
-  H5Sclose (space);
   unlock ();
   return d < 0 ? dn_set_error (DN_ERROR_IO, "%s: cannot create %s", f->path, path) : DN_OK;
 }
 
-static DnStatus
-matrix_io (DnSh5 *f, const char *path, int64_t row0, int64_t nrows, int64_t col0, int64_t ncols, float *data,
-           bool write)
+DnStatus
+dn_sh5_matrix_read (DnSh5 *f, const char *path, int64_t row0, int64_t nrows, int64_t col0, int64_t ncols, float *data)
 {
   if (nrows <= 0 || ncols <= 0)
     return DN_OK;
@@ -534,9 +618,9 @@ matrix_io (DnSh5 *f, const char *path, int64_t row0, int64_t nrows, int64_t col0
   hsize_t start[2] = { (hsize_t) row0, (hsize_t) col0 }, count[2] = { (hsize_t) nrows, (hsize_t) ncols };
   hid_t ms = H5Screate_simple (2, count, NULL);
   herr_t e = -1;
-  if (fs >= 0 && H5Sselect_hyperslab (fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 && H5Sselect_valid (fs) > 0)
-    e = write ? H5Dwrite (d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, data)
-              : H5Dread (d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, data);
+  if (fs >= 0 && H5Sget_simple_extent_ndims (fs) == 2
+      && H5Sselect_hyperslab (fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 && H5Sselect_valid (fs) > 0)
+    e = H5Dread (d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, data);
   H5Sclose (ms);
   if (fs >= 0)
     H5Sclose (fs);
@@ -544,22 +628,9 @@ matrix_io (DnSh5 *f, const char *path, int64_t row0, int64_t nrows, int64_t col0
     H5Dclose (d);
   unlock ();
   if (e < 0)
-    return dn_set_error (write ? DN_ERROR_IO : DN_ERROR_FORMAT, "%s: cannot %s rows %lld..%lld of %s", f->path,
-                         write ? "write" : "read", (long long) row0, (long long) (row0 + nrows), path);
+    return dn_set_error (DN_ERROR_FORMAT, "%s: cannot read rows %lld..%lld of %s", f->path, (long long) row0,
+                         (long long) (row0 + nrows), path);
   return DN_OK;
-}
-
-DnStatus
-dn_sh5_matrix_write (DnSh5 *f, const char *path, int64_t row0, int64_t nrows, int64_t col0, int64_t ncols,
-                     const float *data)
-{
-  return matrix_io (f, path, row0, nrows, col0, ncols, (float *) data, true);
-}
-
-DnStatus
-dn_sh5_matrix_read (DnSh5 *f, const char *path, int64_t row0, int64_t nrows, int64_t col0, int64_t ncols, float *data)
-{
-  return matrix_io (f, path, row0, nrows, col0, ncols, data, false);
 }
 
 /* Image stacks ------------------------------------------------------------------------------------- */

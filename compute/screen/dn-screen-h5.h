@@ -10,6 +10,7 @@
  */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dn-status.h"
@@ -38,6 +39,14 @@ DnStatus dn_sh5_write (DnSh5 *f, const char *path, DnSh5Type type, int ndim, con
 /* Reads a whole numeric dataset converted to @type (malloc'd; *data is non-NULL even when empty).
  * @shape has room for 8 dimensions. */
 DnStatus dn_sh5_read (DnSh5 *f, const char *path, DnSh5Type type, int *ndim, int64_t *shape, void **data);
+/* A dataset to be written by rows (chunked, gzip) with dn_sh5_write_rows: rows [row0, row0 + nrows)
+ * along the first dimension, all of the others. */
+DnStatus dn_sh5_dataset_create (DnSh5 *f, const char *path, DnSh5Type type, int ndim, const int64_t *shape);
+DnStatus dn_sh5_write_rows (DnSh5 *f, const char *path, DnSh5Type type, int64_t row0, int64_t nrows, const void *data);
+/* The same for @n fixed-length strings of @width bytes (terminator included): @buf holds nrows × width. */
+DnStatus dn_sh5_strings_create (DnSh5 *f, const char *path, int64_t n, size_t width);
+DnStatus dn_sh5_write_string_rows (DnSh5 *f, const char *path, int64_t row0, int64_t nrows, size_t width,
+                                   const char *buf);
 /* Fixed-length strings (gzip chunked). Reading gives a malloc'd array of malloc'd strings. */
 DnStatus dn_sh5_write_strings (DnSh5 *f, const char *path, const char *const *strings, int64_t n);
 DnStatus dn_sh5_read_strings (DnSh5 *f, const char *path, char ***strings, int64_t *n);
@@ -51,10 +60,9 @@ DnStatus dn_sh5_get_str (DnSh5 *f, const char *obj, const char *name, char **val
 DnStatus dn_sh5_get_f64 (DnSh5 *f, const char *obj, const char *name, double *value);
 DnStatus dn_sh5_get_i64 (DnSh5 *f, const char *obj, const char *name, int64_t *value);
 
-/* A (rows, cols) float32 matrix, chunked (≤ 1024 rows × ≤ 64 columns), gzip 4, filled with NaN. */
+/* A (rows, cols) float32 matrix, chunked (≤ 1024 rows × ≤ 64 columns), gzip 4, filled with NaN; written
+ * by rows (dn_sh5_write_rows), read by blocks of rows and columns. */
 DnStatus dn_sh5_matrix_create (DnSh5 *f, const char *path, int64_t rows, int64_t cols);
-DnStatus dn_sh5_matrix_write (DnSh5 *f, const char *path, int64_t row0, int64_t nrows, int64_t col0, int64_t ncols,
-                              const float *data);
 DnStatus dn_sh5_matrix_read (DnSh5 *f, const char *path, int64_t row0, int64_t nrows, int64_t col0, int64_t ncols,
                              float *data);
 

@@ -115,23 +115,19 @@ typedef struct
   int64_t top_k, block_size, keep_responses, shard_index, n_shards, item_start, item_end;
 } DnScreenMeta;
 
-/* Per-item information of a file's range. */
+/* Where the writer takes the items of a file's range from, one at a time (so that writing them needs no
+ * memory that grows with the dataset). */
 typedef struct
 {
   int64_t n;
-  char **ids;
-  int32_t *labels;
-  int n_params;
-  double *params;       /* (n, n_params) */
-  char **param_names;   /* (n_params) */
-  int n_labels;
-  char **label_names;
-  uint8_t *valid;       /* 1 = screened, 0 = failed */
+  int n_params, n_labels;
+  const char *const *param_names; /* (n_params) */
+  const char *const *label_names; /* (n_labels) */
+  /* item @i of the range: its id (written into @buf, returned), label, parameters (n_params) and whether
+     it was screened */
+  const char *(*get) (void *ctx, int64_t i, char *buf, size_t size, int32_t *label, double *params, uint8_t *valid);
+  void *ctx;
 } DnScreenItems;
-
-/* Allocates the arrays for @n items (names and counts are filled by the caller). */
-DnStatus dn_screen_items_alloc (DnScreenItems *it, int64_t n, int n_params, int n_labels);
-void dn_screen_items_clear (DnScreenItems *it);
 
 /* Rows [row0, row0 + n) of the run's response matrix (relative to the range) into buf (n, n_neurons). */
 typedef DnStatus (*DnScreenRowReader) (void *ctx, int64_t row0, int64_t n, float *buf);

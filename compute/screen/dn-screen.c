@@ -206,37 +206,30 @@ fill_meta (DnScreenMeta *m, DnTwin *twin, DnDataset *ds, const DnPreprocess *pp,
   dn_screen_shard_range (m->dataset_count, o->shard_index, o->n_shards, &m->item_start, &m->item_end);
 }
 
-static DnStatus
-build_items (DnDataset *ds, const DnScreenState *s, DnScreenItems *it)
+/* The run's items for the writer: from the dataset, valid unless in the (sorted) failure list. */
+typedef struct
 {
-  int64_t n = s->hi - s->lo;
-  int P = dn_dataset_n_params (ds), L = dn_dataset_n_labels (ds);
-  DnStatus st = dn_screen_items_alloc (it, n, P, L);
-  if (st != DN_OK)
-    return st;
-  for (int p = 0; p < P; p++, it->n_params++)
-    if (!(it->param_names[p] = strdup (dn_dataset_param_name (ds, p))))
-      goto oom;
-  for (int l = 0; l < L; l++, it->n_labels++)
-    if (!(it->label_names[l] = strdup (dn_dataset_label_name (ds, l))))
-      goto oom;
-  int64_t f = 0;
-  for (int64_t i = 0; i < n; i++, it->n++)
+  DnDataset *ds;
+  const DnScreenState *s;
+} RunItems;
+
+static const char *
+run_item (void *ctx, int64_t i, char *buf, size_t size, int32_t *label, double *params, uint8_t *valid)
+{
+  const RunItems *ri = ctx;
+  int64_t index = ri->s->lo + i, a = 0, b = ri->s->n_failed;
+  while (a < b)
     {
-      char buf[4096];
-      if (!(it->ids[i] = strdup (dn_dataset_item_id (ds, s->lo + i, buf, sizeof buf))))
-        goto oom;
-      it->labels[i] = dn_dataset_item_label (ds, s->lo + i);
-      if (P)
-        dn_dataset_item_params (ds, s->lo + i, it->params + i * P);
-      while (f < s->n_failed && s->fail_index[f] < s->lo + i)
-        f++;
-      it->valid[i] = !(f < s->n_failed && s->fail_index[f] == s->lo + i);
+      int64_t mid = a + (b - a) / 2;
+      if (ri->s->fail_index[mid] < index)
+        a = mid + 1;
+      else
+        b = mid;
     }
-  return DN_OK;
-oom:
-  dn_screen_items_clear (it);
-  return dn_set_error (DN_ERROR_NO_MEMORY, "screen: out of memory for the item list");
+  *valid = !(a < ri->s->n_failed && ri->s->fail_index[a] == index);
+  *label = dn_dataset_item_label (ri->ds, index);
+  dn_dataset_item_params (ri->ds, index, params);
+  return dn_dataset_item_id (ri->ds, index, buf, size);
 }
 
 /* Opens OUTPUT.responses.part and truncates it to the rows already folded in. */
@@ -501,15 +494,21 @@ dn_screen_run (DnTwin *twin, DnDataset *ds, const char *output, const DnScreenOp
 
   if (st == DN_OK)
     {
-      DnScreenItems items;
-      if ((st = build_items (ds, &run.state, &items)) == DN_OK)
-        {
-          if (run.raw.f && fflush (run.raw.f) != 0)
-            st = dn_set_error (DN_ERROR_IO, "%s: %s", run.rows_path, strerror (errno));
-          if (st == DN_OK)
-            st = dn_screen_write (output, &run.meta, &run.state, &items, pp.mask, raw_rows_read, &run.raw);
-          dn_screen_items_clear (&items);
-        }
+      int P = dn_dataset_n_params (ds), L = dn_dataset_n_labels (ds);
+      const char *pn[DN_BUILTIN_MAX_PARAMS], **ln = calloc ((size_t) (L ? L : 1), sizeof *ln);
+      for (int p = 0; p < P; p++)
+        pn[p] = dn_dataset_param_name (ds, p);
+      for (int l = 0; ln && l < L; l++)
+        ln[l] = dn_dataset_label_name (ds, l);
+      RunItems ri = { ds, &run.state };
+      DnScreenItems items = { total, P, L, pn, ln, run_item, &ri };
+      if (!ln)
+        st = dn_set_error (DN_ERROR_NO_MEMORY, "screen: out of memory");
+      if (st == DN_OK && run.raw.f && fflush (run.raw.f) != 0)
+        st = dn_set_error (DN_ERROR_IO, "%s: %s", run.rows_path, strerror (errno));
+      if (st == DN_OK)
+        st = dn_screen_write (output, &run.meta, &run.state, &items, pp.mask, raw_rows_read, &run.raw);
+      free (ln);
       if (st == DN_OK)
         {
           unlink (run.partial);
