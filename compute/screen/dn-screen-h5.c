@@ -268,51 +268,56 @@ string_type (size_t width)
   return t;
 }
 
-DnStatus
-dn_sh5_dataset_create (DnSh5 *f, const char *path, DnSh5Type type, int ndim, const int64_t *shape)
+/* create_locked under the lock, with the error message. */
+static DnStatus
+create (DnSh5 *f, const char *path, hid_t type, int ndim, const int64_t *shape, const hsize_t *chunk, const void *fill)
 {
   lock ();
-  hid_t d = create_locked (f, path, mem_type (type), ndim, shape, NULL, true, NULL);
+  hid_t d = create_locked (f, path, type, ndim, shape, chunk, true, fill);
   if (d >= 0)
     H5Dclose (d);
   unlock ();
   return d < 0 ? dn_set_error (DN_ERROR_IO, "%s: cannot create %s", f->path, path) : DN_OK;
 }
 
-DnStatus
-dn_sh5_write_rows (DnSh5 *f, const char *path, DnSh5Type type, int64_t row0, int64_t nrows, const void *data)
+static DnStatus
+write_rows (DnSh5 *f, const char *path, hid_t type, int64_t row0, int64_t nrows, const void *data)
 {
   if (nrows <= 0)
     return DN_OK;
   lock ();
-  DnStatus st = rows_io_locked (f, path, mem_type (type), row0, nrows, (void *) data, true);
+  DnStatus st = rows_io_locked (f, path, type, row0, nrows, (void *) data, true);
   unlock ();
   return st;
 }
 
 DnStatus
+dn_sh5_dataset_create (DnSh5 *f, const char *path, DnSh5Type type, int ndim, const int64_t *shape)
+{
+  return create (f, path, mem_type (type), ndim, shape, NULL, NULL);
+}
+
+DnStatus
+dn_sh5_write_rows (DnSh5 *f, const char *path, DnSh5Type type, int64_t row0, int64_t nrows, const void *data)
+{
+  return write_rows (f, path, mem_type (type), row0, nrows, data);
+}
+
+DnStatus
 dn_sh5_strings_create (DnSh5 *f, const char *path, int64_t n, size_t width)
 {
-  lock ();
   hid_t t = string_type (width);
-  hid_t d = create_locked (f, path, t, 1, &n, NULL, true, NULL);
-  if (d >= 0)
-    H5Dclose (d);
+  DnStatus st = create (f, path, t, 1, &n, NULL, NULL);
   H5Tclose (t);
-  unlock ();
-  return d < 0 ? dn_set_error (DN_ERROR_IO, "%s: cannot create %s", f->path, path) : DN_OK;
+  return st;
 }
 
 DnStatus
 dn_sh5_write_string_rows (DnSh5 *f, const char *path, int64_t row0, int64_t nrows, size_t width, const char *buf)
 {
-  if (nrows <= 0)
-    return DN_OK;
-  lock ();
   hid_t t = string_type (width);
-  DnStatus st = rows_io_locked (f, path, t, row0, nrows, (void *) buf, true);
+  DnStatus st = write_rows (f, path, t, row0, nrows, buf);
   H5Tclose (t);
-  unlock ();
   return st;
 }
 
@@ -597,14 +602,9 @@ dn_sh5_get_str (DnSh5 *f, const char *obj, const char *name, char **value)
 DnStatus
 dn_sh5_matrix_create (DnSh5 *f, const char *path, int64_t rows, int64_t cols)
 {
-  lock ();
   hsize_t chunk[2] = { rows < 1024 ? (hsize_t) rows : 1024, cols < 64 ? (hsize_t) cols : 64 };
   float nan = NAN;
-  hid_t d = create_locked (f, path, H5T_NATIVE_FLOAT, 2, (const int64_t[]){ rows, cols }, chunk, true, &nan);
-  if (d >= 0)
-    H5Dclose (d);
-  unlock ();
-  return d < 0 ? dn_set_error (DN_ERROR_IO, "%s: cannot create %s", f->path, path) : DN_OK;
+  return create (f, path, H5T_NATIVE_FLOAT, 2, (const int64_t[]){ rows, cols }, chunk, &nan);
 }
 
 DnStatus
