@@ -23,5 +23,6 @@ int dn_cli_predict (int argc, char **argv);
 int dn_cli_gradient (int argc, char **argv);
 int dn_cli_import (int argc, char **argv);
 int dn_cli_screen (int argc, char **argv);
+int dn_cli_synth (int argc, char **argv);
 int dn_cli_stats (int argc, char **argv);
 int dn_cli_merge (int argc, char **argv);

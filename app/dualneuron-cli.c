@@ -31,6 +31,7 @@ usage (FILE *f)
               "  import FOLDER OUT.h5    a DualNeuron twins/<Model>/ folder into one twin bundle\n"
               "  screen --model MODEL --dataset DATASET --output OUT.h5 [--top K] [--keep-responses] [--batch N]\n"
               "         [--shard i/N]   most/least activating items + population statistics per neuron\n"
+              "  synth --model MODEL --neurons 0-9,100 --seeds 5 --output OUT.h5 …  most/least exciting inputs (synth --help)\n"
               "  stats SCREEN.h5         the per-neuron table of a screening\n"
               "  merge OUT.h5 SHARD.h5…  combine the shard files of a screening\n"
               "MODEL: builtin:gabor-v1, a twin bundle (.h5), a checkpoint, or a folder of checkpoints\n"
@@ -251,6 +252,8 @@ main (int argc, char **argv)
     return dn_cli_import (argc, argv);
   if (strcmp (cmd, "screen") == 0)
     return dn_cli_screen (argc, argv);
+  if (strcmp (cmd, "synth") == 0)
+    return dn_cli_synth (argc, argv);
   if (strcmp (cmd, "stats") == 0)
     return dn_cli_stats (argc, argv);
   if (strcmp (cmd, "merge") == 0)
