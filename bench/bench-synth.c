@@ -182,8 +182,8 @@ main (int argc, char **argv)
         fail ("prior");
       p.magnitude = mag;
     }
-  printf ("device: %s (%d threads)\nmodel: %s (%d members, %d neurons), preset %s, %d crops\n",
-          dn_device_info (dev)->name, dn_device_n_threads (dev), dn_twin_name (twin), info->n_members,
+  printf ("device: %s\nmodel: %s (%d members, %d neurons), preset %s, %d crops\n",
+          dn_device_info (dev)->name, dn_twin_name (twin), info->n_members,
           info->n_neurons, preset, p.n_crops);
   printf ("%6s %12s %14s %12s\n", "batch", "s/step", "s/job-step", "s/pole");
   double best = INFINITY, single = NAN;

@@ -372,12 +372,7 @@ dn_synth_to_file (DnTwin *twin, const DnSynthParams *p, const DnSynthJob *jobs, 
   if (o->shard_index < 0 || o->shard_index >= shards)
     return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "synth: shard %d of %d (0-based index)", o->shard_index, shards);
   DN_TRY (dn_synth_params_check (p, twin));
-  const DnTwinInfo *info = dn_twin_info (twin);
-  for (int i = 0; i < n_jobs; i++)
-    if (jobs[i].neuron < 0 || jobs[i].neuron >= info->n_neurons || (jobs[i].weight != 1 && jobs[i].weight != -1))
-      return dn_set_error (DN_ERROR_INVALID_ARGUMENT,
-                           "synth: job %d: neuron %d, weight %d (the twin %s has neurons 0 … %d; weight ±1)", i,
-                           jobs[i].neuron, jobs[i].weight, dn_twin_name (twin), info->n_neurons - 1);
+  DN_TRY (dn_synth_jobs_check (twin, jobs, n_jobs));
 
   Writer w = { .twin = twin, .p = p, .o = o, .lock_fd = -1, .report = report };
   DnStatus st = DN_OK;

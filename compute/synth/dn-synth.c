@@ -159,6 +159,24 @@ dn_synth_params_check (const DnSynthParams *p, const DnTwin *twin)
   return DN_OK;
 }
 
+DnStatus
+dn_synth_jobs_check (const DnTwin *twin, const DnSynthJob *jobs, int n)
+{
+  const DnTwinInfo *info = dn_twin_info (twin);
+  if (n < 0 || (n > 0 && !jobs))
+    return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "synth: %d jobs", n);
+  for (int i = 0; i < n; i++)
+    {
+      if (jobs[i].neuron < 0 || jobs[i].neuron >= info->n_neurons)
+        return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "synth: job %d: neuron %d does not exist (the twin %s has %d: 0 … %d)",
+                             i, jobs[i].neuron, dn_twin_name (twin), info->n_neurons, info->n_neurons - 1);
+      if (jobs[i].weight != 1 && jobs[i].weight != -1)
+        return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "synth: job %d: weight %d (+1 most or −1 least)", i,
+                             jobs[i].weight);
+    }
+  return DN_OK;
+}
+
 /* FNV-1a over the bytes of a float buffer (0 for NULL), to identify the prior / start image. */
 static uint64_t
 checksum (const float *x, int64_t n)
@@ -595,15 +613,7 @@ dn_synth_batch_start (DnSynthBatch *b, const DnSynthJob *jobs, int n, const DnSy
 {
   if (n < 0 || n > b->cap)
     return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "synth: %d jobs for a batch of %d", n, b->cap);
-  for (int j = 0; j < n; j++)
-    {
-      if (jobs[j].neuron < 0 || jobs[j].neuron >= b->K)
-        return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "synth: neuron %d does not exist (the twin %s has %d: 0 … %d)",
-                             jobs[j].neuron, dn_twin_name (b->twin), b->K, b->K - 1);
-      if (jobs[j].weight != 1 && jobs[j].weight != -1)
-        return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "synth: job weight %d (must be +1 most or −1 least)",
-                             jobs[j].weight);
-    }
+  DN_TRY (dn_synth_jobs_check (b->twin, jobs, n));
   b->draws = draws ? draws : dn_synth_draws_default ();
   b->n = n;
   b->draws_step = -1;
@@ -1011,14 +1021,7 @@ dn_synth_run (DnTwin *twin, const DnSynthParams *p, const DnSynthJob *jobs, int 
       o = &none;
     }
   DN_TRY (dn_synth_params_check (p, twin));
-  if (n_jobs < 0 || (n_jobs > 0 && !jobs))
-    return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "synth: %d jobs", n_jobs);
-  const DnTwinInfo *info = dn_twin_info (twin);
-  for (int i = 0; i < n_jobs; i++)
-    if (jobs[i].neuron < 0 || jobs[i].neuron >= info->n_neurons || (jobs[i].weight != 1 && jobs[i].weight != -1))
-      return dn_set_error (DN_ERROR_INVALID_ARGUMENT,
-                           "synth: job %d: neuron %d, weight %d (the twin %s has neurons 0 … %d; weight ±1)", i,
-                           jobs[i].neuron, jobs[i].weight, dn_twin_name (twin), info->n_neurons - 1);
+  DN_TRY (dn_synth_jobs_check (twin, jobs, n_jobs));
   if (n_jobs == 0)
     return DN_OK;
   bool adapt = o->batch <= 0;

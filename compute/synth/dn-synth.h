@@ -127,6 +127,10 @@ typedef struct
   void *user;
 } DnSynthDraws;
 
+/* Checks that every job names a neuron of @twin and has weight ±1 (DN_ERROR_INVALID_ARGUMENT naming the
+ * first bad job). */
+DnStatus dn_synth_jobs_check (const DnTwin *twin, const DnSynthJob *jobs, int n);
+
 /* The default draws: Philox4x32-10 (Salmon et al., SC'11; the generator of cuRAND/JAX/numpy's Philox)
  * with key (seed, 0x5EED0000 | (weight > 0)), counter (i, t + 1, stream, 0) for block i of step t
  * (t + 1 = 0 for the init), streams 0 init, 1 crop centres, 2 crop sides, 3 noise. Each block gives four

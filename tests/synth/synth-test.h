@@ -10,6 +10,7 @@
 
 #include "../twin/twin-fixture.h"
 #include "dn-synth.h"
+#include "dn-twin-load.h"
 
 typedef struct
 {
@@ -136,4 +137,28 @@ static inline double
 synth_seconds (void)
 {
   return g_get_monotonic_time () * 1e-6;
+}
+
+/* builtin:gabor-v1 on a CPU device of its own (freed with synth_cpu_twin_free), NULL on failure. */
+static inline DnTwin *
+synth_cpu_gabor (void)
+{
+  DnDeviceOptions opts;
+  dn_device_options_init (&opts);
+  opts.backend = DN_BACKEND_CPU;
+  DnStatus st;
+  DnDevice *dev = dn_device_new (&opts, &st);
+  DnTwin *t = dev ? dn_twin_open (dev, "builtin:gabor-v1", &st) : NULL;
+  if (!t)
+    dn_device_free (dev);
+  return t;
+}
+
+static inline void
+synth_cpu_twin_free (DnTwin *t)
+{
+  DnDevice *dev = t ? dn_twin_device (t) : NULL;
+  dn_twin_free (t);
+  if (dev)
+    dn_device_free (dev);
 }

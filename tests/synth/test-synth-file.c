@@ -399,12 +399,7 @@ test_bad_input (void)
 static int
 child_synth (const char *out)
 {
-  DnDeviceOptions opts;
-  dn_device_options_init (&opts);
-  opts.backend = DN_BACKEND_CPU;
-  DnStatus st;
-  DnDevice *dev = dn_device_new (&opts, &st);
-  DnTwin *t = dev ? dn_twin_open (dev, "builtin:gabor-v1", &st) : NULL;
+  DnTwin *t = synth_cpu_gabor ();
   if (!t)
     return 3;
   DnSynthJob jobs[64];
@@ -414,9 +409,8 @@ child_synth (const char *out)
   dn_synth_file_options_init (&o);
   o.output = out;
   o.run.batch = 1; /* many commits */
-  st = dn_synth_to_file (t, &p, jobs, n, &o, NULL);
-  dn_twin_free (t);
-  dn_device_free (dev);
+  DnStatus st = dn_synth_to_file (t, &p, jobs, n, &o, NULL);
+  synth_cpu_twin_free (t);
   return st == DN_OK ? 0 : 4;
 }
 
@@ -466,12 +460,7 @@ test_kill (void)
   g_assert_cmpint (kills, >, 0);
   /* finish in this process as the writers did (CPU, batch 1): the file then equals an uninterrupted run
    * bitwise */
-  DnDeviceOptions opts;
-  dn_device_options_init (&opts);
-  opts.backend = DN_BACKEND_CPU;
-  DnStatus st;
-  DnDevice *cpu = dn_device_new (&opts, &st);
-  DnTwin *ct = cpu ? dn_twin_open (cpu, "builtin:gabor-v1", &st) : NULL;
+  DnTwin *ct = synth_cpu_gabor ();
   g_assert_nonnull (ct);
   DnSynthParams p = params ();
   DnSynthFileOptions o;
@@ -486,8 +475,7 @@ test_kill (void)
   Ref *ref = reference (ct, jobs, n, 1);
   check_against (out, ref, 0);
   g_free (ref);
-  dn_twin_free (ct);
-  dn_device_free (cpu);
+  synth_cpu_twin_free (ct);
   g_rand_free (rng);
   g_free (tmp);
   g_free (out);

@@ -197,12 +197,7 @@ test_simple_cells (void)
       /* 4 steps: on the way, and the same as the CPU backend's run */
       g_assert_cmpfloat (worst, >, 0);
       g_assert_cmpfloat (worst_least, <, 0);
-      DnDeviceOptions opts;
-      dn_device_options_init (&opts);
-      opts.backend = DN_BACKEND_CPU;
-      DnStatus st;
-      DnDevice *cpu = dn_device_new (&opts, &st);
-      DnTwin *ct = cpu ? dn_twin_open (cpu, "builtin:gabor-v1", &st) : NULL;
+      DnTwin *ct = synth_cpu_gabor ();
       g_assert_nonnull (ct);
       Collect cc = { .res = g_new0 (DnSynthResult, n_jobs) };
       o.progress = NULL;
@@ -217,8 +212,7 @@ test_simple_cells (void)
           g_assert_cmpfloat (fabs (c.res[i].response - cc.res[i].response), <=, 1e-5);
         }
       collect_free (&cc);
-      dn_twin_free (ct);
-      dn_device_free (cpu);
+      synth_cpu_twin_free (ct);
     }
   collect_free (&c);
   g_free (jobs);
