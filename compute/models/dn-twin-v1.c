@@ -7,6 +7,9 @@
  *   → LN_cf → conv 2×2 s2 (N,80,11,11) "downsample" → BN eval → GELU "bn_gelu" → readout y (N,458)
  * A 1-channel input is repeated to 3 channels in the original; here the patch conv uses the 3 input
  * channels' weights summed (the same linear map).
+ * On the CPU backend a forward that no backward follows takes the fused path of dn-twin-v1-cpu.c instead
+ * (v1_forward_infer); the activations below are then allocated only when a backward or the
+ * intermediates need them.
  * SPDX-License-Identifier: MIT
  */
 #include <stdio.h>
@@ -35,6 +38,7 @@ typedef struct
   DnTensor *ds_ln_w, *ds_ln_b, *ds_w, *ds_b;
   DnTensor *bn_w, *bn_b, *bn_rm, *bn_rv;
   DnTensor *mu, *features, *bias;
+  DnTwinV1Cpu *cpu; /* the fused CPU forward's weights (CPU backend only) */
 } V1Member;
 
 /* Activations of one block, and the gradient buffers that mirror them. */
@@ -54,6 +58,9 @@ typedef struct
   DnTensor *g_patch, *g_stem, *g_dsln, *g_ds, *g_bn, *g_act;
   BlockActs gb[2];
   const DnTensor *mu_used; /* the readout positions of the last forward (NULL = centered) */
+  DnDevice *dev;
+  bool have_intermediates; /* whether the last forward filled stem, b[1].out, ds, act */
+  DnTwinV1CpuWork *cpu;    /* the fused CPU forward's scratch (made on first use) */
 } V1Work;
 
 static const int TO_NHWC[4] = { 0, 2, 3, 1 };
@@ -72,6 +79,7 @@ v1_free (DnTwinMember *base)
                        &m->bn_rv,    &m->mu,       &m->features, &m->bias };
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     dn_tensor_free (*all[i]);
+  dn_twin_v1_cpu_free (m->cpu);
   for (int j = 0; j < 2; j++)
     {
       Block *b = &m->blk[j];
@@ -146,6 +154,24 @@ dn_twin_v1_member_new (DnDevice *dev, const DnWeightSet *ws, DnTwinInfo *info, D
     if (!(m->patch_w1 = dn_tensor_new4 (dev, C0, 1, 4, 4, &st)) || (st = dn_tensor_upload (m->patch_w1, w1, C0 * 16)))
       goto fail;
   }
+  if (dn_device_is_cpu (dev))
+    {
+#define H(t) dn_tensor_host (t)
+      DnTwinV1Params p = { .patch_w1 = H (m->patch_w1), .patch_w3 = H (m->patch_w3), .patch_b = H (m->patch_b),
+                           .stem_w = H (m->stem_w), .stem_b = H (m->stem_b), .ds_ln_w = H (m->ds_ln_w),
+                           .ds_ln_b = H (m->ds_ln_b), .ds_w = H (m->ds_w), .ds_b = H (m->ds_b), .bn_w = H (m->bn_w),
+                           .bn_b = H (m->bn_b), .bn_rm = H (m->bn_rm), .bn_rv = H (m->bn_rv), .mu = H (m->mu),
+                           .features = H (m->features), .bias = H (m->bias), .K = (int) K };
+      for (int j = 0; j < 2; j++)
+        {
+          Block *b = &m->blk[j];
+          p.blk[j] = (DnTwinV1BlockParams){ H (b->dw_w),  H (b->dw_b),  H (b->ln_w),  H (b->ln_b),  H (b->pw1_w),
+                                            H (b->pw1_b), H (b->grn_g), H (b->grn_b), H (b->pw2_w), H (b->pw2_b) };
+        }
+#undef H
+      if (!(m->cpu = dn_twin_v1_cpu_new (&p, &st)))
+        goto fail;
+    }
   m->base.klass = &dn_twin_v1_class;
   info->arch = DN_ARCH_V1_CONVNEXT;
   info->arch_name = "V1GrayTaskDriven";
@@ -164,16 +190,26 @@ fail:
 /* Workspace ----------------------------------------------------------------------------------------- */
 
 static void
+v1_free_tensors (V1Work *w)
+{
+  DnTensor **t = (DnTensor **) &w->patch;
+  DnTensor **end = (DnTensor **) (&w->gb[1] + 1);
+  for (; t < end; t++)
+    {
+      dn_tensor_free (*t);
+      *t = NULL;
+    }
+}
+
+static void
 v1_workspace_free (void *p)
 {
   V1Work *w = p;
   if (!w)
     return;
-  DnTensor **t = (DnTensor **) &w->patch;
-  DnTensor **end = (DnTensor **) (&w->gb[1] + 1);
-  for (; t < end; t++)
-    dn_tensor_free (*t);
+  v1_free_tensors (w);
   dn_arena_free (w->arena);
+  dn_twin_v1_cpu_work_free (w->cpu);
   free (w);
 }
 
@@ -232,44 +268,55 @@ v1_carve (V1Work *w, DnArena *a, int64_t N)
   return DN_OK;
 }
 
+/* Allocates the activations and gradients (on first need: the fused CPU forward needs none). */
+static DnStatus
+v1_ensure_arena (V1Work *w)
+{
+  if (w->arena)
+    return DN_OK;
+  DnStatus st;
+  DnArena *measure = dn_arena_new (w->dev, 0, &st);
+  if (!measure)
+    return st;
+  V1Work tmp = { 0 };
+  st = v1_carve (&tmp, measure, w->N);
+  size_t bytes = dn_arena_bytes (measure);
+  v1_free_tensors (&tmp);
+  dn_arena_free (measure);
+  if (st != DN_OK)
+    return st;
+  if (!(w->arena = dn_arena_new (w->dev, bytes, &st)))
+    return st;
+  if ((st = v1_carve (w, w->arena, w->N)) != DN_OK)
+    {
+      v1_free_tensors (w);
+      dn_arena_free (w->arena);
+      w->arena = NULL;
+    }
+  return st;
+}
+
 static void *
 v1_workspace_new (DnDevice *dev, const DnTwinMember *m, int64_t N, DnStatus *status)
 {
   V1Work *w = calloc (1, sizeof *w);
-  DnArena *measure = dn_arena_new (dev, 0, status);
-  if (!w || !measure)
+  if (!w)
     {
-      free (w);
-      dn_arena_free (measure);
       *status = dn_set_error (DN_ERROR_NO_MEMORY, "twin: out of memory");
       return NULL;
     }
+  w->dev = dev;
   w->N = N;
-  *status = v1_carve (w, measure, N);
-  size_t bytes = dn_arena_bytes (measure);
-  dn_arena_free (measure);
-  /* drop the measuring views, carve the real ones */
-  V1Work *fresh = calloc (1, sizeof *fresh);
-  v1_workspace_free (w);
-  if (*status != DN_OK || !fresh)
-    {
-      free (fresh);
-      return NULL;
-    }
-  fresh->N = N;
-  fresh->arena = dn_arena_new (dev, bytes, status);
-  if (!fresh->arena || (*status = v1_carve (fresh, fresh->arena, N)) != DN_OK)
-    {
-      v1_workspace_free (fresh);
-      return NULL;
-    }
-  return fresh;
+  *status = DN_OK;
+  return w;
 }
 
 static const DnTensor *
 v1_intermediate (void *p, const char *name)
 {
   V1Work *w = p;
+  if (!w->have_intermediates)
+    return NULL;
   if (strcmp (name, "stem") == 0)
     return w->stem;
   if (strcmp (name, "stage0") == 0)
@@ -292,6 +339,8 @@ v1_forward (DnTwinMember *base, void *p, DnTensor *y, const DnTensor *x, bool ce
 {
   V1Member *m = (V1Member *) base;
   V1Work *w = p;
+  DN_TRY (v1_ensure_arena (w));
+  w->have_intermediates = false;
   const DnTensor *pw = x->shape[1] == 1 ? m->patch_w1 : m->patch_w3;
   DN_TRY (dn_conv2d_forward (w->patch, x, pw, m->patch_b, &PATCH));
   DN_TRY (dn_layernorm_channels_first_forward (w->stem, w->stem_mean, w->stem_rstd, w->patch, m->stem_w, m->stem_b, 1e-6f));
@@ -316,7 +365,34 @@ v1_forward (DnTwinMember *base, void *p, DnTensor *y, const DnTensor *x, bool ce
   DN_TRY (dn_batchnorm_eval_forward (w->bn, w->ds, m->bn_w, m->bn_b, m->bn_rm, m->bn_rv, 1e-5f));
   DN_TRY (dn_gelu_forward (w->act, w->bn));
   w->mu_used = centered ? NULL : m->mu;
-  return dn_readout_forward (y, w->act, w->mu_used, m->features, m->bias);
+  DN_TRY (dn_readout_forward (y, w->act, w->mu_used, m->features, m->bias));
+  w->have_intermediates = true;
+  return DN_OK;
+}
+
+/* Forward with no backward to follow: on the CPU backend the fused path (dn-twin-v1-cpu.c). */
+static DnStatus
+v1_forward_infer (DnTwinMember *base, void *p, DnTensor *y, const DnTensor *x, bool centered, bool keep)
+{
+  V1Member *m = (V1Member *) base;
+  V1Work *w = p;
+  if (!m->cpu || !dn_device_is_cpu (x->dev) || x->shape[0] != w->N)
+    return v1_forward (base, p, y, x, centered);
+  DnStatus st;
+  if (!w->cpu && !(w->cpu = dn_twin_v1_cpu_work_new (dn_device_n_threads (x->dev), &st)))
+    return st;
+  w->have_intermediates = false;
+  DnTwinV1Keep k = { 0 };
+  if (keep)
+    {
+      DN_TRY (v1_ensure_arena (w));
+      k = (DnTwinV1Keep){ dn_tensor_host (w->stem), dn_tensor_host (w->b[1].out), dn_tensor_host (w->ds),
+                          dn_tensor_host (w->act) };
+    }
+  dn_twin_v1_cpu_forward (x->dev, m->cpu, w->cpu, dn_tensor_host (y), dn_tensor_host (x), x->shape[0],
+                          (int) x->shape[1], centered, keep ? &k : NULL);
+  w->have_intermediates = keep;
+  return DN_OK;
 }
 
 static DnStatus
@@ -366,6 +442,7 @@ v1_backward (DnTwinMember *base, void *p, DnTensor *dx, const DnTensor *dy, cons
 
 const DnTwinMemberClass dn_twin_v1_class = {
   .forward = v1_forward,
+  .forward_infer = v1_forward_infer,
   .backward = v1_backward,
   .workspace_new = v1_workspace_new,
   .workspace_free = v1_workspace_free,

@@ -20,6 +20,7 @@ struct DnTwin
   DnTwinMember **members;
   bool *use;
   bool centered;
+  bool keep_intermediates;
   void *ws;     /* the members' shared workspace, for a batch of ws_n */
   int64_t ws_n;
   DnTensor *y, *ym1, *r, *dr, *dy; /* (N,K) scratch */
@@ -289,6 +290,12 @@ dn_twin_set_centered (DnTwin *t, bool centered)
   t->centered = centered;
 }
 
+void
+dn_twin_set_keep_intermediates (DnTwin *t, bool keep)
+{
+  t->keep_intermediates = keep;
+}
+
 /* Makes the workspace and scratch fit a batch of N. */
 static DnStatus
 ensure_batch (DnTwin *t, int64_t N)
@@ -332,11 +339,14 @@ check_input (DnTwin *t, const char *op, const DnTensor *x)
   return DN_OK;
 }
 
-/* r = elu(y − 1) + 1 for member m; leaves y and ym1 = y − 1 for the backward. */
+/* r = elu(y − 1) + 1 for member m; leaves y and ym1 = y − 1 for the backward (infer: none follows). */
 static DnStatus
-member_response (DnTwin *t, int m, DnTensor *r, const DnTensor *x)
+member_response (DnTwin *t, int m, DnTensor *r, const DnTensor *x, bool infer)
 {
-  DN_TRY (t->klass->forward (t->members[m], t->ws, t->y, x, t->centered));
+  if (infer && t->klass->forward_infer)
+    DN_TRY (t->klass->forward_infer (t->members[m], t->ws, t->y, x, t->centered, t->keep_intermediates));
+  else
+    DN_TRY (t->klass->forward (t->members[m], t->ws, t->y, x, t->centered));
   DN_TRY (dn_affine_forward (t->ym1, t->y, 1.0f, -1.0f));
   DN_TRY (dn_elu_forward (r, t->ym1, 1.0f));
   return dn_affine_forward (r, r, 1.0f, 1.0f);
@@ -362,7 +372,7 @@ dn_twin_member_forward (DnTwin *t, int m, DnTensor *out, const DnTensor *x)
   if (x->shape[0] == 0)
     return DN_OK;
   DN_TRY (ensure_batch (t, x->shape[0]));
-  return member_response (t, m, out, x);
+  return member_response (t, m, out, x, true);
 }
 
 DnStatus
@@ -396,7 +406,7 @@ dn_twin_forward_backward (DnTwin *t, DnTensor *out, DnTensor *dx, const DnTensor
     {
       if (!t->use[m])
         continue;
-      DN_TRY (member_response (t, m, t->r, x));
+      DN_TRY (member_response (t, m, t->r, x, dx == NULL));
       if (out)
         DN_TRY (dn_axpy (out, t->r, inv));
       if (dx)

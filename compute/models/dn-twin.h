@@ -56,6 +56,9 @@ DnTwinArch dn_twin_detect_arch (const DnWeightSet *ws);
 DnStatus dn_twin_set_members (DnTwin *twin, const bool *use);
 /* true (default): readout at mu = 0; false: the trained positions. */
 void dn_twin_set_centered (DnTwin *twin, bool centered);
+/* true: every forward keeps the intermediates for dn_twin_intermediate (tests); false (default): a
+ * forward without backward may take a faster path that does not. */
+void dn_twin_set_keep_intermediates (DnTwin *twin, bool keep);
 
 /* out (N,K) = ensemble response to x (N,C,H,W). */
 DnStatus dn_twin_forward (DnTwin *twin, DnTensor *out, const DnTensor *x);
@@ -68,7 +71,8 @@ DnStatus dn_twin_forward_backward (DnTwin *twin, DnTensor *out, DnTensor *dx, co
 
 /* For tests: a named intermediate of the last forward of member m ("stem", "stage0", "downsample",
  * "bn_gelu" for V1; "conv1_bn_relu", "maxpool", "layer1", "layer2", "layer3_0", "out_bn_relu" for V4).
- * Only valid until the next call on the twin; NULL if unknown. */
+ * Only valid until the next call on the twin; NULL if unknown, or if the last forward did not keep them
+ * (a forward without backward may skip them, e.g. V1 on the CPU: see dn_twin_set_keep_intermediates). */
 const DnTensor *dn_twin_intermediate (DnTwin *twin, const char *name);
 
 /* Internal: one member network (the architectures implement this). */
@@ -77,6 +81,9 @@ typedef struct
 {
   /* y (N,K) = readout output before elu (mu: NULL = centered) */
   DnStatus (*forward) (DnTwinMember *m, void *ws, DnTensor *y, const DnTensor *x, bool centered);
+  /* optional: the same when no backward follows; may take a faster path that keeps no activations, and
+   * then fills the intermediates only when @keep (NULL: forward is used) */
+  DnStatus (*forward_infer) (DnTwinMember *m, void *ws, DnTensor *y, const DnTensor *x, bool centered, bool keep);
   /* dx += ∂/∂x of Σ dy·y for the last forward */
   DnStatus (*backward) (DnTwinMember *m, void *ws, DnTensor *dx, const DnTensor *dy, const DnTensor *x);
   void *(*workspace_new) (DnDevice *dev, const DnTwinMember *m, int64_t N, DnStatus *status);

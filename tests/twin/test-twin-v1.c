@@ -32,12 +32,18 @@ check_outputs (const char *mode, bool centered)
   char path[128], what[160];
   for (int m = 0; m < 5; m++)
     {
-      DN_TEST_OK (dn_twin_member_forward (twin, m, out, inputs));
-      g_snprintf (path, sizeof path, "/outputs/%s/member_%d", mode, m + 1);
-      double *want = twin_read (fx, path, NULL, NULL);
-      g_snprintf (what, sizeof what, "V1 %s", path);
-      dn_test_check_tensor (what, out, want, 1e-4);
-      free (want);
+      /* the plain forward (on the CPU a fused path that keeps no intermediates, and with the centred
+       * readout computes stage 1 at one pixel), then one that keeps them; elsewhere both are the op path */
+      for (int keep = dn_device_is_cpu (dn_test_device ()) ? 0 : 1; keep < 2; keep++)
+        {
+          dn_twin_set_keep_intermediates (twin, keep);
+          DN_TEST_OK (dn_twin_member_forward (twin, m, out, inputs));
+          g_snprintf (path, sizeof path, "/outputs/%s/member_%d", mode, m + 1);
+          double *want = twin_read (fx, path, NULL, NULL);
+          g_snprintf (what, sizeof what, "V1 %s%s", path, keep ? " (keeping intermediates)" : "");
+          dn_test_check_tensor (what, out, want, 1e-4);
+          free (want);
+        }
       if (centered)
         {
           static const char *names[] = { "stem", "stage0", "downsample", "bn_gelu" };
@@ -51,6 +57,7 @@ check_outputs (const char *mode, bool centered)
             }
         }
     }
+  dn_twin_set_keep_intermediates (twin, false);
   DN_TEST_OK (dn_twin_forward (twin, out, inputs));
   g_snprintf (path, sizeof path, "/outputs/%s/ensemble", mode);
   double *want = twin_read (fx, path, NULL, NULL);
@@ -138,6 +145,56 @@ test_finite_gradients (void)
   g_free (img);
 }
 
+/* The forward without backward (on the CPU the fused path of dn-twin-v1-cpu.c) against the op-by-op
+ * forward that dn_twin_forward_backward runs, on new random inputs: 1 and 3 channels, both readout modes,
+ * each member alone and the ensemble. Both are float32 with sums in other orders. */
+static void
+test_fused_vs_ops (void)
+{
+  if (!dn_device_is_cpu (dn_test_device ()))
+    {
+      g_test_skip ("the fused forward is CPU-only");
+      return;
+    }
+  for (int cin = 1; cin <= 3; cin += 2)
+    for (int centered = 0; centered < 2; centered++)
+      {
+        int64_t N = cin == 1 ? 5 : 3;
+        double *img = dn_test_randn (N * cin * 93 * 93, 1234 + cin);
+        for (int64_t i = 0; i < N * cin * 93 * 93; i++)
+          img[i] *= 0.13; /* about the norm 12 of the model's inputs */
+        DnTensor *x = DN_TEST_TENSOR (img, 4, N, cin, 93, 93);
+        DnTensor *dx = DN_TEST_ZEROS (4, N, cin, 93, 93);
+        DnTensor *dout = DN_TEST_ZEROS (2, N, 458);
+        DnTensor *ops = DN_TEST_ZEROS (2, N, 458), *fused = DN_TEST_ZEROS (2, N, 458);
+        dn_twin_set_centered (twin, centered);
+        for (int m = 0; m <= 5; m++) /* m = 5: the ensemble */
+          {
+            bool use[5];
+            for (int i = 0; i < 5; i++)
+              use[i] = m == 5 || i == m;
+            DN_TEST_OK (dn_twin_set_members (twin, use));
+            DN_TEST_OK (dn_twin_forward_backward (twin, ops, dx, x, dout));
+            DN_TEST_OK (dn_twin_forward (twin, fused, x));
+            double *want = dn_test_download (ops);
+            char what[128], who[16] = "ensemble";
+            if (m < 5)
+              g_snprintf (who, sizeof who, "member %d", m + 1);
+            g_snprintf (what, sizeof what, "V1 fused vs ops, %d channel(s), %s, %s", cin,
+                        centered ? "centered" : "trained mu", who);
+            dn_test_check_tensor (what, fused, want, 1e-5);
+            g_free (want);
+          }
+        g_free (img);
+        dn_tensor_free (x);
+        dn_tensor_free (dx);
+        dn_tensor_free (dout);
+        dn_tensor_free (ops);
+        dn_tensor_free (fused);
+      }
+  dn_twin_set_centered (twin, true);
+}
+
 static void
 test_bad_input (void)
 {
@@ -184,6 +241,7 @@ main (int argc, char **argv)
   g_test_add_func ("/twin/v1/outputs-trained", test_outputs_trained);
   g_test_add_func ("/twin/v1/gradients", test_gradients);
   g_test_add_func ("/twin/v1/finite-gradients", test_finite_gradients);
+  g_test_add_func ("/twin/v1/fused-vs-ops", test_fused_vs_ops);
   g_test_add_func ("/twin/v1/bad-input", test_bad_input);
   int rc = g_test_run ();
   dn_tensor_free (inputs);

@@ -1,0 +1,706 @@
+/* dn-twin-v1-cpu.c: the fused forward of one V1GrayTaskDriven member (dn-twin-v1.c, twins.md §2.1) on
+ * the CPU backend, for inference only (nothing is kept for a backward).
+ *
+ * The op-by-op forward streams a (N,160,23,23) tensor through memory for every op. Here each image goes
+ * through the whole member in one thread, its working set (the (529,40) residual stream and LN output,
+ * the (529,160) hidden layer, the member's repacked weights: about 0.7 MB) stays in the core's caches,
+ * and the threads of the device's pool take images one at a time. Per image, pixel-major (NHWC):
+ *   patch conv (im2col + GEMM) + bias → LN over C                                      "stem"   r (529,40)
+ *   2 × [ dwconv 7×7 + bias → LN → pw1 GEMM + bias → GELU (and Σ_hw g² per channel)
+ *         → GRN folded into pw2: pw2(γ·g·Nx + β + g) = (W2·diag(1 + γ·Nx))·g + (b2 + W2·β)
+ *         → pw2 GEMM + residual ]                                                    "stage0" r (529,40)
+ *   LN over C → 2×2 s2 conv (im2col + GEMM) + bias → BN (running stats) → GELU → readout y (K)
+ * With the readout centred (mu = 0, the default) only feature pixel (5,5) is read, so stage 1 and the
+ * last block's pw2 run on the 4 pixels under it; with trained positions, or when the intermediates are
+ * asked for (tests), everything is computed. GELU is the op path's expression with dn_elem_erff, so it
+ * rounds the same way. With AVX2+FMA (chosen at run time by CPU features) the GEMMs are 6×16
+ * micro-kernels and the depthwise conv and LN use intrinsics; otherwise OpenBLAS and plain C. The
+ * results agree with the op path to float32 rounding of the sums.
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define V1_X86 1
+#endif
+
+#include <cblas.h>
+
+#include "dn-device-private.h"
+#include "dn-twin-private.h"
+#include "elem/dn-elem-private.h"
+
+#define C0 40
+#define C1 80
+#define HID 160
+#define S 23                 /* side of the stage-0 maps */
+#define NP (S * S)           /* 529 pixels */
+#define NPP 534              /* NP rounded up to the GEMM's 6 rows */
+#define SP (S + 6)           /* side of the zero-padded copy for the 7×7 depthwise conv */
+#define SO 11                /* side of the stage-1 map */
+#define NO (SO * SO)         /* 121 */
+#define NOP 126              /* NO rounded up to 6 */
+#define CENTER (5 * SO + 5) /* the stage-1 pixel the centred readout reads */
+
+typedef struct
+{
+  float dw[49 * C0];    /* [tap][c] */
+  float dw_b[C0], ln_w[C0], ln_b[C0];
+  float w1t[C0 * HID];  /* [k][o]: pwconv1.weight transposed */
+  float b1[HID], gamma[HID];
+  float w2t[HID * C0];  /* [c][o]: pwconv2.weight transposed */
+  float b2eff[C0];      /* b2 + W2·β */
+} V1CpuBlock;
+
+typedef struct
+{
+  int x0, y0;
+  float wx, wy;
+  bool in00, in01, in10, in11; /* which bilinear corners lie on the map */
+} V1CpuPos;
+
+struct DnTwinV1Cpu
+{
+  float pw1[16 * C0], pw3[48 * C0]; /* patch weights [(ci,ky,kx)][o] for 1 and 3 input channels */
+  float patch_b[C0], stem_w[C0], stem_b[C0];
+  V1CpuBlock blk[2];
+  float ds_ln_w[C0], ds_ln_b[C0];
+  float dsw[4 * C0 * C1]; /* [(ky,kx,c)][o] */
+  float ds_b[C1], bn_m[C1], bn_r[C1], bn_w[C1], bn_b[C1];
+  int K;
+  float *F;       /* (C1,K) readout features */
+  float *FT;      /* (K,C1) the same, transposed (trained positions) */
+  float *bias;    /* (K) */
+  V1CpuPos *pos;  /* (K) trained readout positions */
+};
+
+/* One thread's buffers (zeroed once: the padding rows and the conv border stay 0). */
+typedef struct
+{
+  float xs[NPP * 48];     /* patch im2col, row stride 48 */
+  float r[NPP * C0];      /* residual stream (NHWC) */
+  float pad[SP * SP * C0];
+  float a[NPP * C0];      /* LN outputs */
+  float g[NPP * HID];     /* GELU (pw1) */
+  float w2[HID * C0];     /* this image's pw2 weights with the GRN folded in, [c][o] */
+  float t6[6 * HID];      /* gathered rows (sparse pw2) */
+  float h6[6 * C1];       /* GEMM output rows */
+  float dsin[NOP * 4 * C0];
+  float ds[NOP * C1];
+  float act[NO * C1];
+  double ss[HID];
+} V1CpuScratch;
+
+struct DnTwinV1CpuWork
+{
+  int n_slots;
+  V1CpuScratch **slots;
+};
+
+/* Preparing a member ---------------------------------------------------------------------------------- */
+
+void
+dn_twin_v1_cpu_free (DnTwinV1Cpu *m)
+{
+  if (!m)
+    return;
+  free (m->F);
+  free (m->FT);
+  free (m->bias);
+  free (m->pos);
+  free (m);
+}
+
+/* The readout position of neuron k, as readout_pos in compute/ops/model/dn-model.c. */
+static V1CpuPos
+readout_pos (const float *mu, int k)
+{
+  V1CpuPos p;
+  float gx = mu[2 * k], gy = mu[2 * k + 1];
+  gx = gx < -1.0f ? -1.0f : gx > 1.0f ? 1.0f : gx;
+  gy = gy < -1.0f ? -1.0f : gy > 1.0f ? 1.0f : gy;
+  float ix = ((gx + 1.0f) / 2.0f) * (float) (SO - 1);
+  float iy = ((gy + 1.0f) / 2.0f) * (float) (SO - 1);
+  float fx = floorf (ix), fy = floorf (iy);
+  p.x0 = (int) fx;
+  p.y0 = (int) fy;
+  p.wx = ix - fx;
+  p.wy = iy - fy;
+  bool x0in = p.x0 >= 0 && p.x0 < SO, x1in = p.x0 + 1 >= 0 && p.x0 + 1 < SO;
+  bool y0in = p.y0 >= 0 && p.y0 < SO, y1in = p.y0 + 1 >= 0 && p.y0 + 1 < SO;
+  p.in00 = y0in && x0in;
+  p.in01 = y0in && x1in;
+  p.in10 = y1in && x0in;
+  p.in11 = y1in && x1in;
+  return p;
+}
+
+DnTwinV1Cpu *
+dn_twin_v1_cpu_new (const DnTwinV1Params *w, DnStatus *status)
+{
+  DnTwinV1Cpu *m = aligned_alloc (64, (sizeof (DnTwinV1Cpu) + 63) & ~(size_t) 63);
+  if (!m)
+    goto oom;
+  memset (m, 0, sizeof *m);
+  const int K = w->K;
+  m->K = K;
+  m->F = malloc ((size_t) K * C1 * sizeof (float));
+  m->FT = malloc ((size_t) K * C1 * sizeof (float));
+  m->bias = malloc ((size_t) K * sizeof (float));
+  m->pos = malloc ((size_t) K * sizeof (V1CpuPos));
+  if (!m->F || !m->FT || !m->bias || !m->pos)
+    goto oom;
+  for (int o = 0; o < C0; o++)
+    for (int t = 0; t < 16; t++)
+      {
+        m->pw1[t * C0 + o] = w->patch_w1[o * 16 + t];
+        for (int ci = 0; ci < 3; ci++)
+          m->pw3[(ci * 16 + t) * C0 + o] = w->patch_w3[(o * 3 + ci) * 16 + t];
+      }
+  memcpy (m->patch_b, w->patch_b, sizeof m->patch_b);
+  memcpy (m->stem_w, w->stem_w, sizeof m->stem_w);
+  memcpy (m->stem_b, w->stem_b, sizeof m->stem_b);
+  for (int j = 0; j < 2; j++)
+    {
+      V1CpuBlock *b = &m->blk[j];
+      const DnTwinV1BlockParams *s = &w->blk[j];
+      for (int c = 0; c < C0; c++)
+        for (int t = 0; t < 49; t++)
+          b->dw[t * C0 + c] = s->dw_w[c * 49 + t];
+      memcpy (b->dw_b, s->dw_b, sizeof b->dw_b);
+      memcpy (b->ln_w, s->ln_w, sizeof b->ln_w);
+      memcpy (b->ln_b, s->ln_b, sizeof b->ln_b);
+      for (int o = 0; o < HID; o++)
+        for (int k = 0; k < C0; k++)
+          b->w1t[k * HID + o] = s->pw1_w[o * C0 + k];
+      memcpy (b->b1, s->pw1_b, sizeof b->b1);
+      memcpy (b->gamma, s->grn_g, sizeof b->gamma);
+      for (int o = 0; o < C0; o++)
+        {
+          double acc = s->pw2_b[o];
+          for (int c = 0; c < HID; c++)
+            {
+              b->w2t[c * C0 + o] = s->pw2_w[o * HID + c];
+              acc += (double) s->pw2_w[o * HID + c] * s->grn_b[c];
+            }
+          b->b2eff[o] = (float) acc;
+        }
+    }
+  memcpy (m->ds_ln_w, w->ds_ln_w, sizeof m->ds_ln_w);
+  memcpy (m->ds_ln_b, w->ds_ln_b, sizeof m->ds_ln_b);
+  for (int o = 0; o < C1; o++)
+    for (int c = 0; c < C0; c++)
+      for (int t = 0; t < 4; t++)
+        m->dsw[(t * C0 + c) * C1 + o] = w->ds_w[(o * C0 + c) * 4 + t];
+  memcpy (m->ds_b, w->ds_b, sizeof m->ds_b);
+  for (int c = 0; c < C1; c++)
+    {
+      /* as bn_eval_forward_range in compute/ops/norm/dn-batchnorm.c */
+      m->bn_m[c] = w->bn_rm[c];
+      m->bn_r[c] = (float) (1.0 / sqrt ((double) w->bn_rv[c] + 1e-5f));
+      m->bn_w[c] = w->bn_w[c];
+      m->bn_b[c] = w->bn_b[c];
+    }
+  memcpy (m->F, w->features, (size_t) K * C1 * sizeof (float));
+  for (int c = 0; c < C1; c++)
+    for (int k = 0; k < K; k++)
+      m->FT[k * C1 + c] = w->features[c * K + k];
+  memcpy (m->bias, w->bias, (size_t) K * sizeof (float));
+  for (int k = 0; k < K; k++)
+    m->pos[k] = readout_pos (w->mu, k);
+  *status = DN_OK;
+  return m;
+oom:
+  dn_twin_v1_cpu_free (m);
+  *status = dn_set_error (DN_ERROR_NO_MEMORY, "twin: out of memory");
+  return NULL;
+}
+
+DnTwinV1CpuWork *
+dn_twin_v1_cpu_work_new (int n_threads, DnStatus *status)
+{
+  DnTwinV1CpuWork *w = calloc (1, sizeof *w);
+  int n = n_threads > 0 ? n_threads : 1;
+  if (!w || !(w->slots = calloc ((size_t) n, sizeof *w->slots)))
+    goto oom;
+  w->n_slots = n;
+  for (int i = 0; i < n; i++)
+    {
+      if (!(w->slots[i] = aligned_alloc (64, (sizeof (V1CpuScratch) + 63) & ~(size_t) 63)))
+        goto oom;
+      memset (w->slots[i], 0, sizeof (V1CpuScratch));
+    }
+  *status = DN_OK;
+  return w;
+oom:
+  dn_twin_v1_cpu_work_free (w);
+  *status = dn_set_error (DN_ERROR_NO_MEMORY, "twin: out of memory");
+  return NULL;
+}
+
+void
+dn_twin_v1_cpu_work_free (DnTwinV1CpuWork *w)
+{
+  if (!w)
+    return;
+  for (int i = 0; w->slots && i < w->n_slots; i++)
+    free (w->slots[i]);
+  free (w->slots);
+  free (w);
+}
+
+/* Kernels --------------------------------------------------------------------------------------------- */
+
+/* Row y of the depthwise 7×7 conv (+ bias) of the zero-padded map (SP,SP,C0): out (S,C0). */
+static inline __attribute__ ((always_inline)) void
+dwconv_row_generic (const float *pad, const float *w, const float *bias, int y, float *out)
+{
+  for (int x = 0; x < S; x++)
+    {
+      float *o = out + x * C0;
+      for (int c = 0; c < C0; c++)
+        o[c] = bias[c];
+      for (int ky = 0; ky < 7; ky++)
+        for (int kx = 0; kx < 7; kx++)
+          {
+            const float *src = pad + ((y + ky) * SP + x + kx) * C0, *wt = w + (ky * 7 + kx) * C0;
+            for (int c = 0; c < C0; c++)
+              o[c] += src[c] * wt[c];
+          }
+    }
+}
+
+#ifdef V1_X86
+#define V1_AVX2 __attribute__ ((target ("avx2,fma")))
+
+/* C (6,N) = A (6,K) · B (K,N), N a multiple of 8; row strides lda, ldb, ldc. Register tiles of 6×16
+ * and 6×8: 12 (6) accumulators, B rows loaded once per k. */
+#define ROW2(i)                                                                                       \
+  {                                                                                                   \
+    __m256 t = _mm256_broadcast_ss (A + (i) * lda + k);                                              \
+    c##i##0 = _mm256_fmadd_ps (t, b0, c##i##0);                                                       \
+    c##i##1 = _mm256_fmadd_ps (t, b1, c##i##1);                                                       \
+  }
+#define ROW1(i)                                                                                       \
+  {                                                                                                   \
+    __m256 t = _mm256_broadcast_ss (A + (i) * lda + k);                                              \
+    c##i##0 = _mm256_fmadd_ps (t, b0, c##i##0);                                                       \
+  }
+
+V1_AVX2 static void
+gemm6_avx2 (int K, const float *A, int lda, const float *B, int ldb, int N, float *C, int ldc)
+{
+  int j = 0;
+  for (; j + 16 <= N; j += 16)
+    {
+      __m256 c00 = _mm256_setzero_ps (), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+      __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+      for (int k = 0; k < K; k++)
+        {
+          __m256 b0 = _mm256_loadu_ps (B + k * ldb + j), b1 = _mm256_loadu_ps (B + k * ldb + j + 8);
+          ROW2 (0) ROW2 (1) ROW2 (2) ROW2 (3) ROW2 (4) ROW2 (5)
+        }
+      _mm256_storeu_ps (C + 0 * ldc + j, c00);
+      _mm256_storeu_ps (C + 0 * ldc + j + 8, c01);
+      _mm256_storeu_ps (C + 1 * ldc + j, c10);
+      _mm256_storeu_ps (C + 1 * ldc + j + 8, c11);
+      _mm256_storeu_ps (C + 2 * ldc + j, c20);
+      _mm256_storeu_ps (C + 2 * ldc + j + 8, c21);
+      _mm256_storeu_ps (C + 3 * ldc + j, c30);
+      _mm256_storeu_ps (C + 3 * ldc + j + 8, c31);
+      _mm256_storeu_ps (C + 4 * ldc + j, c40);
+      _mm256_storeu_ps (C + 4 * ldc + j + 8, c41);
+      _mm256_storeu_ps (C + 5 * ldc + j, c50);
+      _mm256_storeu_ps (C + 5 * ldc + j + 8, c51);
+    }
+  for (; j < N; j += 8)
+    {
+      __m256 c00 = _mm256_setzero_ps (), c10 = c00, c20 = c00, c30 = c00, c40 = c00, c50 = c00;
+      for (int k = 0; k < K; k++)
+        {
+          __m256 b0 = _mm256_loadu_ps (B + k * ldb + j);
+          ROW1 (0) ROW1 (1) ROW1 (2) ROW1 (3) ROW1 (4) ROW1 (5)
+        }
+      _mm256_storeu_ps (C + 0 * ldc + j, c00);
+      _mm256_storeu_ps (C + 1 * ldc + j, c10);
+      _mm256_storeu_ps (C + 2 * ldc + j, c20);
+      _mm256_storeu_ps (C + 3 * ldc + j, c30);
+      _mm256_storeu_ps (C + 4 * ldc + j, c40);
+      _mm256_storeu_ps (C + 5 * ldc + j, c50);
+    }
+}
+#undef ROW1
+#undef ROW2
+
+/* Row y of the depthwise 7×7 conv (+ bias): out (S,C0). Per 8 channels, 8 neighbouring pixels at a
+ * time (8 independent accumulators hide the FMA latency) share each weight load; the last block
+ * overlaps the one before (x = 15..22). */
+V1_AVX2 static void
+dwconv_row_avx2 (const float *pad, const float *w, const float *bias, int y, float *out)
+{
+  for (int cv = 0; cv < C0; cv += 8)
+    {
+      const __m256 bv = _mm256_loadu_ps (bias + cv);
+      for (int xb = 0; xb < 3; xb++)
+        {
+          int x0 = xb < 2 ? 8 * xb : S - 8;
+          __m256 a0 = bv, a1 = bv, a2 = bv, a3 = bv, a4 = bv, a5 = bv, a6 = bv, a7 = bv;
+          for (int ky = 0; ky < 7; ky++)
+            {
+              const float *src = pad + ((y + ky) * SP + x0) * C0 + cv, *wt = w + ky * 7 * C0 + cv;
+#pragma GCC unroll 7
+              for (int kx = 0; kx < 7; kx++)
+                {
+                  const __m256 wv = _mm256_loadu_ps (wt + kx * C0);
+                  const float *sk = src + kx * C0;
+                  a0 = _mm256_fmadd_ps (_mm256_loadu_ps (sk), wv, a0);
+                  a1 = _mm256_fmadd_ps (_mm256_loadu_ps (sk + 1 * C0), wv, a1);
+                  a2 = _mm256_fmadd_ps (_mm256_loadu_ps (sk + 2 * C0), wv, a2);
+                  a3 = _mm256_fmadd_ps (_mm256_loadu_ps (sk + 3 * C0), wv, a3);
+                  a4 = _mm256_fmadd_ps (_mm256_loadu_ps (sk + 4 * C0), wv, a4);
+                  a5 = _mm256_fmadd_ps (_mm256_loadu_ps (sk + 5 * C0), wv, a5);
+                  a6 = _mm256_fmadd_ps (_mm256_loadu_ps (sk + 6 * C0), wv, a6);
+                  a7 = _mm256_fmadd_ps (_mm256_loadu_ps (sk + 7 * C0), wv, a7);
+                }
+            }
+          float *o = out + x0 * C0 + cv;
+          _mm256_storeu_ps (o, a0);
+          _mm256_storeu_ps (o + 1 * C0, a1);
+          _mm256_storeu_ps (o + 2 * C0, a2);
+          _mm256_storeu_ps (o + 3 * C0, a3);
+          _mm256_storeu_ps (o + 4 * C0, a4);
+          _mm256_storeu_ps (o + 5 * C0, a5);
+          _mm256_storeu_ps (o + 6 * C0, a6);
+          _mm256_storeu_ps (o + 7 * C0, a7);
+        }
+    }
+}
+
+/* ln40 with the channel sums in registers (the scalar chains of 40 dependent adds are latency-bound). */
+V1_AVX2 static inline float
+hsum8 (__m256 v)
+{
+  __m128 s = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
+  s = _mm_add_ps (s, _mm_movehl_ps (s, s));
+  s = _mm_add_ss (s, _mm_movehdup_ps (s));
+  return _mm_cvtss_f32 (s);
+}
+
+V1_AVX2 static inline void
+ln40_avx2 (const float *v, const float *w, const float *b, float *out)
+{
+  __m256 x0 = _mm256_loadu_ps (v), x1 = _mm256_loadu_ps (v + 8), x2 = _mm256_loadu_ps (v + 16);
+  __m256 x3 = _mm256_loadu_ps (v + 24), x4 = _mm256_loadu_ps (v + 32);
+  float m = hsum8 (_mm256_add_ps (_mm256_add_ps (_mm256_add_ps (x0, x1), _mm256_add_ps (x2, x3)), x4)) / (float) C0;
+  __m256 mv = _mm256_set1_ps (m);
+  x0 = _mm256_sub_ps (x0, mv);
+  x1 = _mm256_sub_ps (x1, mv);
+  x2 = _mm256_sub_ps (x2, mv);
+  x3 = _mm256_sub_ps (x3, mv);
+  x4 = _mm256_sub_ps (x4, mv);
+  __m256 q = _mm256_mul_ps (x4, x4);
+  q = _mm256_fmadd_ps (x0, x0, q);
+  q = _mm256_fmadd_ps (x1, x1, q);
+  q = _mm256_fmadd_ps (x2, x2, q);
+  q = _mm256_fmadd_ps (x3, x3, q);
+  __m256 rs = _mm256_set1_ps (1.0f / sqrtf (hsum8 (q) / (float) C0 + 1e-6f));
+#define LN_OUT(i)                                                                                     \
+  _mm256_storeu_ps (out + 8 * (i), _mm256_add_ps (_mm256_mul_ps (_mm256_mul_ps (x##i, rs), _mm256_loadu_ps (w + 8 * (i))), \
+                                                   _mm256_loadu_ps (b + 8 * (i))));
+  LN_OUT (0) LN_OUT (1) LN_OUT (2) LN_OUT (3) LN_OUT (4)
+#undef LN_OUT
+}
+
+static bool
+have_avx2_fma (void)
+{
+  static int have = -1;
+  if (have < 0)
+    {
+      __builtin_cpu_init ();
+      have = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
+    }
+  return have;
+}
+#endif
+
+/* The body, compiled twice (AVX2+FMA and generic): `avx2` is a constant in each copy. ----------------- */
+
+#ifdef V1_X86
+#define LN40(...) (avx2 ? ln40_avx2 (__VA_ARGS__) : ln40 (__VA_ARGS__))
+#else
+#define LN40(...) ln40 (__VA_ARGS__)
+#endif
+
+/* C (M,N) = A (M,K) · B (K,N), M a multiple of 6, N of 8: the micro-kernel, else one single-threaded
+ * OpenBLAS call (OpenBLAS runs with 1 thread in this engine; dn_cpu_sgemm calls it from workers too). */
+static inline __attribute__ ((always_inline)) void
+gemm (const bool avx2, int M, int K, const float *A, int lda, const float *B, int ldb, int N, float *C, int ldc)
+{
+#ifdef V1_X86
+  if (avx2)
+    {
+      for (int i = 0; i < M; i += 6)
+        gemm6_avx2 (K, A + i * lda, lda, B, ldb, N, C + i * ldc, ldc);
+      return;
+    }
+#endif
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+}
+
+/* out (C0) = LayerNorm of v (C0) over the channels (biased variance), as the op path's ln_forward_range. */
+static inline __attribute__ ((always_inline)) void
+ln40 (const float *v, const float *w, const float *b, float *out)
+{
+  float m = 0.0f;
+  for (int c = 0; c < C0; c++)
+    m += v[c];
+  m /= (float) C0;
+  float var = 0.0f;
+  for (int c = 0; c < C0; c++)
+    {
+      float d = v[c] - m;
+      var += d * d;
+    }
+  float rs = (float) (1.0 / sqrt ((double) (var / (float) C0) + 1e-6));
+  for (int c = 0; c < C0; c++)
+    out[c] = (v[c] - m) * rs * w[c] + b[c];
+}
+
+static inline __attribute__ ((always_inline)) float
+gelu (float x)
+{
+  /* GELU_FORWARD_BODY of compute/ops/elem/dn-activations.c */
+  return x * 0.5f * (1.0f + dn_elem_erff (x * 0.70710678f));
+}
+
+typedef struct
+{
+  const DnTwinV1Cpu *m;
+  V1CpuScratch **slots;
+  float *y;        /* (N,K) */
+  const float *x;  /* (N,cin,93,93) */
+  int cin;
+  int64_t N;
+  bool centered;
+  const DnTwinV1Keep *keep;
+  atomic_llong next;
+} V1Job;
+
+/* One block on s->r (in place). rows: the pixels whose output is needed (NULL = all). */
+static inline __attribute__ ((always_inline)) void
+block_body (const bool avx2, const V1CpuBlock *b, V1CpuScratch *s, const int *rows, int n_rows)
+{
+  /* dwconv 7×7 + bias, then LN over C, per pixel */
+  for (int y = 0; y < S; y++)
+    memcpy (s->pad + ((y + 3) * SP + 3) * C0, s->r + y * S * C0, S * C0 * sizeof (float));
+  for (int y = 0; y < S; y++)
+    {
+      float d[S * C0];
+#ifdef V1_X86
+      if (avx2)
+        dwconv_row_avx2 (s->pad, b->dw, b->dw_b, y, d);
+      else
+#endif
+        dwconv_row_generic (s->pad, b->dw, b->dw_b, y, d);
+      for (int x = 0; x < S; x++)
+        LN40 (d + x * C0, b->ln_w, b->ln_b, s->a + (y * S + x) * C0);
+    }
+  /* pw1 + bias → GELU; Σ_hw g² per channel in double (as dn_grn_forward) */
+  gemm (avx2, NPP, C0, s->a, C0, b->w1t, HID, HID, s->g, HID);
+  for (int c = 0; c < HID; c++)
+    s->ss[c] = 0.0;
+  for (int p = 0; p < NP; p++)
+    {
+      float *g = s->g + p * HID;
+      for (int c = 0; c < HID; c++)
+        g[c] = gelu (g[c] + b->b1[c]);
+      for (int c = 0; c < HID; c++)
+        s->ss[c] += (double) g[c] * g[c];
+    }
+  /* GRN: Nx = ‖g‖ / (mean_c ‖g‖ + 1e-6), folded into pw2's weights: W2'[c][o] = W2[o][c]·(γ_c·Nx_c + 1) */
+  float gx[HID];
+  double msum = 0.0;
+  for (int c = 0; c < HID; c++)
+    {
+      gx[c] = (float) sqrt (s->ss[c]);
+      msum += gx[c];
+    }
+  float den = (float) (msum / (double) HID) + 1e-6f;
+  for (int c = 0; c < HID; c++)
+    {
+      float sc = b->gamma[c] * (gx[c] / den) + 1.0f;
+      for (int o = 0; o < C0; o++)
+        s->w2[c * C0 + o] = b->w2t[c * C0 + o] * sc;
+    }
+  /* pw2 + b2eff + residual (the pw2 output goes to s->a, free by now) */
+  if (!rows)
+    {
+      gemm (avx2, NPP, HID, s->g, HID, s->w2, C0, C0, s->a, C0);
+      for (int p = 0; p < NP; p++)
+        for (int o = 0; o < C0; o++)
+          s->r[p * C0 + o] += s->a[p * C0 + o] + b->b2eff[o];
+    }
+  else
+    {
+      for (int i = 0; i < n_rows; i++)
+        memcpy (s->t6 + i * HID, s->g + rows[i] * HID, HID * sizeof (float));
+      gemm (avx2, 6, HID, s->t6, HID, s->w2, C0, C0, s->h6, C0);
+      for (int i = 0; i < n_rows; i++)
+        {
+          float *r = s->r + rows[i] * C0;
+          for (int o = 0; o < C0; o++)
+            r[o] += s->h6[i * C0 + o] + b->b2eff[o];
+        }
+    }
+}
+
+static inline __attribute__ ((always_inline)) void
+image_body (const bool avx2, const V1Job *j, V1CpuScratch *s, int64_t n)
+{
+  const DnTwinV1Cpu *m = j->m;
+  const DnTwinV1Keep *keep = j->keep;
+  const bool full = !j->centered || keep;
+  const int cin = j->cin, K = m->K;
+  /* patch conv 4×4 s4: im2col (row stride 48, rows ≥ NP stay 0), GEMM, + bias, LN over C → r */
+  const float *x = j->x + n * cin * 93 * 93;
+  for (int i = 0; i < S; i++)
+    for (int jj = 0; jj < S; jj++)
+      {
+        float *row = s->xs + (i * S + jj) * 48;
+        for (int ci = 0; ci < cin; ci++)
+          for (int ky = 0; ky < 4; ky++)
+            for (int kx = 0; kx < 4; kx++)
+              row[ci * 16 + ky * 4 + kx] = x[(ci * 93 + 4 * i + ky) * 93 + 4 * jj + kx];
+      }
+  const float *pw = cin == 1 ? m->pw1 : m->pw3;
+  gemm (avx2, NPP, cin * 16, s->xs, 48, pw, C0, C0, s->a, C0);
+  for (int p = 0; p < NP; p++)
+    {
+      float v[C0];
+      for (int c = 0; c < C0; c++)
+        v[c] = s->a[p * C0 + c] + m->patch_b[c];
+      LN40 (v, m->stem_w, m->stem_b, s->r + p * C0);
+    }
+  if (keep)
+    for (int p = 0; p < NP; p++)
+      for (int c = 0; c < C0; c++)
+        keep->stem[(n * C0 + c) * NP + p] = s->r[p * C0 + c];
+  /* stage 0 */
+  static const int center_rows[4] = { 10 * S + 10, 10 * S + 11, 11 * S + 10, 11 * S + 11 };
+  block_body (avx2, &m->blk[0], s, NULL, 0);
+  block_body (avx2, &m->blk[1], s, full ? NULL : center_rows, 4);
+  if (keep)
+    for (int p = 0; p < NP; p++)
+      for (int c = 0; c < C0; c++)
+        keep->stage0[(n * C0 + c) * NP + p] = s->r[p * C0 + c];
+  /* stage-1 downsampling: LN over C, 2×2 s2 conv (im2col row = (ky,kx,c)), + bias; BN; GELU */
+  int n_out = full ? NO : 1;
+  for (int q = 0; q < n_out; q++)
+    {
+      int oy = full ? q / SO : 5, ox = full ? q % SO : 5;
+      for (int t = 0; t < 4; t++)
+        LN40 (s->r + ((2 * oy + t / 2) * S + 2 * ox + t % 2) * C0, m->ds_ln_w, m->ds_ln_b,
+              s->dsin + (q * 4 + t) * C0);
+    }
+  gemm (avx2, full ? NOP : 6, 4 * C0, s->dsin, 4 * C0, m->dsw, C1, C1, s->ds, C1);
+  for (int q = 0; q < n_out; q++)
+    {
+      int qq = full ? q : CENTER;
+      float *act = s->act + qq * C1;
+      for (int o = 0; o < C1; o++)
+        {
+          float v = s->ds[q * C1 + o] + m->ds_b[o];
+          if (keep)
+            keep->ds[(n * C1 + o) * NO + qq] = v;
+          act[o] = gelu ((v - m->bn_m[o]) * m->bn_r[o] * m->bn_w[o] + m->bn_b[o]);
+          if (keep)
+            keep->act[(n * C1 + o) * NO + qq] = act[o];
+        }
+    }
+  /* Gaussian readout (eval: bilinear at mu, zeros outside), as readout_fwd_range */
+  float *y = j->y + n * K;
+  if (j->centered)
+    {
+      const float *a = s->act + CENTER * C1;
+      for (int k = 0; k < K; k++)
+        y[k] = 0.0f;
+      for (int c = 0; c < C1; c++)
+        {
+          const float av = a[c], *F = m->F + c * K;
+          for (int k = 0; k < K; k++)
+            y[k] += av * F[k];
+        }
+      for (int k = 0; k < K; k++)
+        y[k] += m->bias[k];
+    }
+  else
+    {
+      static const float zero[C1];
+      for (int k = 0; k < K; k++)
+        {
+          const V1CpuPos *p = &m->pos[k];
+          const float *f00 = p->in00 ? s->act + (p->y0 * SO + p->x0) * C1 : zero;
+          const float *f01 = p->in01 ? s->act + (p->y0 * SO + p->x0 + 1) * C1 : zero;
+          const float *f10 = p->in10 ? s->act + ((p->y0 + 1) * SO + p->x0) * C1 : zero;
+          const float *f11 = p->in11 ? s->act + ((p->y0 + 1) * SO + p->x0 + 1) * C1 : zero;
+          const float *FT = m->FT + k * C1;
+          float acc = 0.0f;
+          for (int c = 0; c < C1; c++)
+            acc += ((1.0f - p->wy) * ((1.0f - p->wx) * f00[c] + p->wx * f01[c])
+                    + p->wy * ((1.0f - p->wx) * f10[c] + p->wx * f11[c]))
+                   * FT[c];
+          y[k] = acc + m->bias[k];
+        }
+    }
+}
+
+static void
+image_generic (const V1Job *j, V1CpuScratch *s, int64_t n)
+{
+  image_body (false, j, s, n);
+}
+
+#ifdef V1_X86
+V1_AVX2 static void
+image_avx2 (const V1Job *j, V1CpuScratch *s, int64_t n)
+{
+  image_body (true, j, s, n);
+}
+#endif
+
+/* Work items are the scratch slots; each takes images from the shared counter until none are left. */
+static void
+v1_job_range (void *ctx, int64_t b, int64_t e)
+{
+  V1Job *j = ctx;
+#ifdef V1_X86
+  bool avx2 = have_avx2_fma ();
+#endif
+  for (int64_t slot = b; slot < e; slot++)
+    for (;;)
+      {
+        int64_t n = atomic_fetch_add (&j->next, 1);
+        if (n >= j->N)
+          break;
+#ifdef V1_X86
+        if (avx2)
+          image_avx2 (j, j->slots[slot], n);
+        else
+#endif
+          image_generic (j, j->slots[slot], n);
+      }
+}
+
+void
+dn_twin_v1_cpu_forward (DnDevice *dev, const DnTwinV1Cpu *m, DnTwinV1CpuWork *w, float *y, const float *x,
+                        int64_t N, int cin, bool centered, const DnTwinV1Keep *keep)
+{
+  V1Job j = { .m = m, .slots = w->slots, .y = y, .x = x, .cin = cin, .N = N, .centered = centered, .keep = keep };
+  atomic_init (&j.next, 0);
+  dn_cpu_parallel_for (dev, w->n_slots, 1, v1_job_range, &j);
+}
