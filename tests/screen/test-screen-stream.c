@@ -101,7 +101,12 @@ test_stream (void)
      the final write streams the item list in blocks */
   g_assert_cmpfloat (growth, <, 16);
   g_assert_cmpfloat (peak - m.at_fifth, <, 32);
+#if defined(__SANITIZE_ADDRESS__)
+  /* AddressSanitizer keeps up to 256 MB of freed memory in quarantine on top of what the run holds */
+  g_assert_cmpfloat (m.peak_after - before, <, 200 + 256);
+#else
   g_assert_cmpfloat (m.peak_after - before, <, 200);
+#endif
   dn_screen_result_free (r);
   dn_dataset_free (ds);
   dn_twin_free (twin);
