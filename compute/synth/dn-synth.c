@@ -5,9 +5,11 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dn-gabor.h"
 #include "dn-npy.h"
@@ -698,40 +700,90 @@ dn_synth_batch_render (DnSynthBatch *b)
   return apply_range (b, b->rec);
 }
 
-/* Step t's draws → host boxes and noise → device. */
+/* Job j's draws of step t into the host buffers, and its crop boxes. */
 static DnStatus
-load_draws (DnSynthBatch *b, int t)
+draw_job (DnSynthBatch *b, int j, int t, float *noise)
 {
   int nc = b->nc;
   int64_t nn = (int64_t) nc * b->numel;
-  float *noise = b->h_noise ? b->h_noise : dn_tensor_host (b->noise);
   float Wf = (float) b->W, Hf = (float) b->H, pad = (float) b->pad, Wp = (float) b->Wp, Hp = (float) b->Hp;
-  for (int j = 0; j < b->cap; j++)
+  float *cx = b->h_cx + j * nc, *cy = b->h_cy + j * nc, *sc = b->h_sc + j * nc, *nz = noise + j * nn;
+  if (j < b->n)
+    DN_TRY (b->draws->step (b->draws->user, &b->jobs[j], &b->p, t, cx, cy, sc, nz, nn));
+  else
     {
-      float *cx = b->h_cx + j * nc, *cy = b->h_cy + j * nc, *sc = b->h_sc + j * nc, *nz = noise + j * nn;
-      if (j < b->n)
-        DN_TRY (b->draws->step (b->draws->user, &b->jobs[j], &b->p, t, cx, cy, sc, nz, nn));
-      else
-        {
-          for (int k = 0; k < nc; k++)
-            cx[k] = cy[k] = 0.5f, sc[k] = 1.0f;
-          memset (nz, 0, (size_t) nn * sizeof (float));
-        }
       for (int k = 0; k < nc; k++)
-        {
-          /* create_crops: x1 = clamp(cx·W + pad − sc·W/2, 0, Wpad) in float32 (matches the fixture's boxes
-           * bitwise), likewise x2 with +, and y with H */
-          float *bx = b->h_boxes + ((int64_t) j * nc + k) * 5;
-          float hw = sc[k] * Wf / 2.0f, hh = sc[k] * Hf / 2.0f;
-          float ccx = cx[k] * Wf + pad, ccy = cy[k] * Hf + pad;
-          bx[0] = (float) j;
-          bx[1] = fminf (fmaxf (ccx - hw, 0.0f), Wp);
-          bx[2] = fminf (fmaxf (ccy - hh, 0.0f), Hp);
-          bx[3] = fminf (fmaxf (ccx + hw, 0.0f), Wp);
-          bx[4] = fminf (fmaxf (ccy + hh, 0.0f), Hp);
-        }
+        cx[k] = cy[k] = 0.5f, sc[k] = 1.0f;
+      memset (nz, 0, (size_t) nn * sizeof (float));
     }
-  DN_TRY (dn_tensor_upload (b->boxes, b->h_boxes, (int64_t) b->cap * nc * 5));
+  for (int k = 0; k < nc; k++)
+    {
+      /* create_crops: x1 = clamp(cx·W + pad − sc·W/2, 0, Wpad) in float32 (matches the fixture's boxes
+       * bitwise), likewise x2 with +, and y with H */
+      float *bx = b->h_boxes + ((int64_t) j * nc + k) * 5;
+      float hw = sc[k] * Wf / 2.0f, hh = sc[k] * Hf / 2.0f;
+      float ccx = cx[k] * Wf + pad, ccy = cy[k] * Hf + pad;
+      bx[0] = (float) j;
+      bx[1] = fminf (fmaxf (ccx - hw, 0.0f), Wp);
+      bx[2] = fminf (fmaxf (ccy - hh, 0.0f), Hp);
+      bx[3] = fminf (fmaxf (ccx + hw, 0.0f), Wp);
+      bx[4] = fminf (fmaxf (ccy + hh, 0.0f), Hp);
+    }
+  return DN_OK;
+}
+
+typedef struct
+{
+  DnSynthBatch *b;
+  int t, j0, j1;
+  float *noise;
+} DrawRange;
+
+static void *
+draw_range (void *arg)
+{
+  DrawRange *r = arg;
+  for (int j = r->j0; j < r->j1; j++)
+    draw_job (r->b, j, r->t, r->noise); /* the default draws cannot fail */
+  return NULL;
+}
+
+/* Step t's draws → host boxes and noise → device. A GPU step is fast next to drawing millions of normals
+ * on one core, so there the default (thread-safe, counter-based) draws run on several threads. */
+static DnStatus
+load_draws (DnSynthBatch *b, int t)
+{
+  int64_t nn = (int64_t) b->nc * b->numel;
+  float *noise = b->h_noise ? b->h_noise : dn_tensor_host (b->noise);
+  long cores = sysconf (_SC_NPROCESSORS_ONLN);
+  int n_threads = b->h_noise && b->draws == dn_synth_draws_default () && (int64_t) b->cap * nn >= (1 << 16)
+                      ? (int) (cores < 1 ? 1 : cores > 16 ? 16 : cores)
+                      : 1;
+  if (n_threads > b->cap)
+    n_threads = b->cap;
+  if (n_threads > 1)
+    {
+      pthread_t th[16];
+      DrawRange r[16];
+      int started = 0;
+      for (int i = 0; i < n_threads; i++)
+        {
+          r[i] = (DrawRange){ b, t, (int) ((int64_t) b->cap * i / n_threads),
+                              (int) ((int64_t) b->cap * (i + 1) / n_threads), noise };
+          if (i > 0 && pthread_create (&th[i], NULL, draw_range, &r[i]) == 0)
+            started |= 1 << i;
+          else if (i > 0)
+            draw_range (&r[i]); /* no thread: do it here */
+        }
+      draw_range (&r[0]);
+      for (int i = 1; i < n_threads; i++)
+        if (started & (1 << i))
+          pthread_join (th[i], NULL);
+    }
+  else
+    for (int j = 0; j < b->cap; j++)
+      DN_TRY (draw_job (b, j, t, noise));
+  DN_TRY (dn_tensor_upload (b->boxes, b->h_boxes, (int64_t) b->cap * b->nc * 5));
   if (b->h_noise)
     DN_TRY (dn_tensor_upload (b->noise, b->h_noise, (int64_t) b->cap * nn));
   b->draws_step = t;
