@@ -46,10 +46,11 @@ if run_build build-tests --buildtype=debugoptimized; then
   run_suite build-tests vulkan
 fi
 if [ "${DN_SKIP_ASAN:-0}" != 1 ] && run_build build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false; then
+  # The *-heavy suites (long real-model runs) are left out here; they ran in the plain build above.
   # Leak checking on the CPU suite; under Vulkan, Mesa and the validation layer are unloaded before
   # exit, so their allocations show as leaks of an "<unknown module>": there, leaks are not checked.
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:abort_on_error=1 run_suite build-asan cpu
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:abort_on_error=1 run_suite build-asan cpu --no-suite cpu-heavy
   ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:abort_on_error=1 run_suite build-asan vulkan --no-suite vulkan-heavy
 fi
 
