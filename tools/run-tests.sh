@@ -44,6 +44,7 @@ run_suite() { # $1 = build dir, $2 = suite, rest = more meson test options
 if run_build build-tests --buildtype=debugoptimized; then
   run_suite build-tests cpu
   run_suite build-tests vulkan
+  run_suite build-tests data
 fi
 if [ "${DN_SKIP_ASAN:-0}" != 1 ] && run_build build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false; then
   # The *-heavy suites (long real-model runs) are left out here; they ran in the plain build above.

@@ -14,7 +14,7 @@ PACKAGES=(
   # files
   libhdf5-dev hdf5-tools libpng-dev libjpeg62-turbo-dev libmatio-dev zlib1g-dev
   # tests (headless UI, sanitizers)
-  xvfb xauth libclang-rt-14-dev
+  xvfb xauth libclang-rt-14-dev libxml2-utils libgdk-pixbuf2.0-bin librsvg2-common
 )
 # Benchmarks and fixture generators use PyTorch from Debian (never the app or its tests).
 if [ "${DN_WITH_TORCH:-0}" = 1 ]; then
