@@ -31,7 +31,8 @@ synth_usage (FILE *f)
            "  --neurons LIST        neuron indices and ranges, e.g. 0-9,100 (or 'all')\n"
            "  --seeds N             seeds 0 … N−1          --seed-list 17,42   these seeds\n"
            "  --poles most,least    which poles (default least,most, DualNeuron's order)\n"
-           "  --preset NAME         v1-pixel or v4-fourier (default: v4-fourier for V4 twins, else v1-pixel)\n"
+           "  --preset NAME         v1-pixel, gabor-pixel or v4-fourier (default: v4-fourier for V4 twins,\n"
+           "                        gabor-pixel for builtin:gabor-v1, else v1-pixel)\n"
            "  --steps N --lr X --crops N --noise X --norm X (target L2 norm) --jitter X --tv X\n"
            "  --box MIN,MAX --pad-frac X --oversample N --values LO,HI --range sigmoid|tanh --no-schedule\n"
            "  --momentum X --init-std X --blur K,SIGMA (pixel)   --betas B1,B2 --adam-eps X (Fourier)\n"
@@ -349,7 +350,8 @@ dn_cli_synth (int argc, char **argv)
 
   DnSynthParams p;
   if (!preset)
-    preset = info->arch == DN_ARCH_V4_RESNET ? "v4-fourier" : "v1-pixel";
+    preset = info->arch == DN_ARCH_V4_RESNET ? "v4-fourier"
+             : strcmp (dn_twin_name (twin), "builtin:gabor-v1") == 0 ? "gabor-pixel" : "v1-pixel";
   if (dn_synth_params_preset (&p, preset) != DN_OK)
     {
       dn_cli_fail ("synth");

@@ -327,8 +327,9 @@ dn_h5_create_group (DnH5 *h, const char *path)
   return st;
 }
 
-DnStatus
-dn_h5_write_f32 (DnH5 *h, const char *path, const float *data, int ndim, const int64_t *shape, bool compress)
+static DnStatus
+write_numeric (DnH5 *h, const char *path, hid_t file_type, hid_t mem_type, const void *data, int ndim,
+               const int64_t *shape, bool compress)
 {
   lock ();
   DnStatus st = make_parents_locked (h, path, false);
@@ -360,8 +361,8 @@ dn_h5_write_f32 (DnH5 *h, const char *path, const float *data, int ndim, const i
     }
   if (H5Lexists (h->file, path, H5P_DEFAULT) > 0)
     H5Ldelete (h->file, path, H5P_DEFAULT);
-  d = H5Dcreate2 (h->file, path, H5T_IEEE_F32LE, s, H5P_DEFAULT, p, H5P_DEFAULT);
-  if (d < 0 || (n > 0 && H5Dwrite (d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0))
+  d = H5Dcreate2 (h->file, path, file_type, s, H5P_DEFAULT, p, H5P_DEFAULT);
+  if (d < 0 || (n > 0 && H5Dwrite (d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0))
     st = dn_set_error (DN_ERROR_IO, "%s: cannot write dataset '%s'", h->path, path);
 out:
   if (d >= 0)
@@ -372,6 +373,30 @@ out:
     H5Sclose (s);
   unlock ();
   return st;
+}
+
+DnStatus
+dn_h5_write_f32 (DnH5 *h, const char *path, const float *data, int ndim, const int64_t *shape, bool compress)
+{
+  return write_numeric (h, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data, ndim, shape, compress);
+}
+
+DnStatus
+dn_h5_write_f64 (DnH5 *h, const char *path, const double *data, int ndim, const int64_t *shape, bool compress)
+{
+  return write_numeric (h, path, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, data, ndim, shape, compress);
+}
+
+DnStatus
+dn_h5_write_i64 (DnH5 *h, const char *path, const int64_t *data, int ndim, const int64_t *shape, bool compress)
+{
+  return write_numeric (h, path, H5T_STD_I64LE, H5T_NATIVE_INT64, data, ndim, shape, compress);
+}
+
+DnStatus
+dn_h5_read_i64 (DnH5 *h, const char *path, int64_t **data, int *ndim, int64_t *shape)
+{
+  return read_numeric (h, path, H5T_NATIVE_INT64, sizeof (int64_t), (void **) data, ndim, shape);
 }
 
 static DnStatus

@@ -36,6 +36,9 @@ int dn_h5_list (DnH5 *h, const char *path, char ***names, DnStatus *status);
 
 /* Writes a float32 dataset (creating intermediate groups); @chunked + gzip level 4 when @compress. */
 DnStatus dn_h5_write_f32 (DnH5 *h, const char *path, const float *data, int ndim, const int64_t *shape, bool compress);
+DnStatus dn_h5_write_f64 (DnH5 *h, const char *path, const double *data, int ndim, const int64_t *shape, bool compress);
+DnStatus dn_h5_write_i64 (DnH5 *h, const char *path, const int64_t *data, int ndim, const int64_t *shape, bool compress);
+DnStatus dn_h5_read_i64 (DnH5 *h, const char *path, int64_t **data, int *ndim, int64_t *shape);
 DnStatus dn_h5_write_attr_f64 (DnH5 *h, const char *obj, const char *name, double value);
 DnStatus dn_h5_write_attr_str (DnH5 *h, const char *obj, const char *name, const char *value);
 DnStatus dn_h5_create_group (DnH5 *h, const char *path);

@@ -224,7 +224,12 @@ typedef struct
   DnSynthProgressFn progress;
   DnSynthStopFn should_stop; /* checked before every step: true → DN_ERROR_CANCELLED */
   DnSynthBatchDoneFn batch_done;
-  void *user;                /* for the three callbacks */
+  void *user;                /* for the callbacks */
+  /* Optional live view (the app's preview): every @preview_every steps (0 = never) and after the last step,
+   * the batch's current range-mapped images (n,C,H,W), n = the jobs of the batch, which are jobs
+   * jobs_done … jobs_done + n − 1 of the run's order. The buffer is valid only during the call. */
+  void (*preview) (int jobs_done, int n, int C, int H, int W, const float *images, void *user);
+  int preview_every;
 } DnSynthRunOptions;
 
 void dn_synth_run_options_init (DnSynthRunOptions *o);

@@ -127,9 +127,9 @@ static void
 test_simple_cells (void)
 {
   DnSynthParams p;
-  DN_TEST_OK (dn_synth_params_preset (&p, "v1-pixel"));
-  p.jitter = 0;
-  p.init_std = 0.01;
+  DN_TEST_OK (dn_synth_params_preset (&p, "gabor-pixel")); /* = v1-pixel, jitter 0, init_std 0.01 */
+  g_assert_cmpfloat (p.jitter, ==, 0);
+  g_assert_cmpfloat (p.init_std, ==, 0.01);
   if (!full)
     p.steps = 4; /* lavapipe: the Gabor twin's 8649-long matmuls take ~1 s per step for 3 jobs */
   /* the simple cells are neurons 0 … 95 (dn-twin-gabor.c) */
