@@ -45,6 +45,7 @@ if run_build build-tests --buildtype=debugoptimized; then
   run_suite build-tests cpu
   run_suite build-tests vulkan
   run_suite build-tests data
+  run_suite build-tests ui      # the real window under Xvfb (screenshots in build-tests/meson-logs/screenshots)
 fi
 if [ "${DN_SKIP_ASAN:-0}" != 1 ] && run_build build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false; then
   # The *-heavy suites (long real-model runs) are left out here; they ran in the plain build above.

@@ -8,6 +8,8 @@ PACKAGES=(
   # build
   build-essential pkg-config meson ninja-build gettext appstream desktop-file-utils
   libglib2.0-dev libglib2.0-bin libgtk-4-dev libadwaita-1-dev
+  # the desktop app at run time (the GNOME icons and font; a session bus for the UI tests)
+  adwaita-icon-theme fonts-cantarell dbus-daemon
   # compute
   libvulkan-dev vulkan-tools mesa-vulkan-drivers vulkan-validationlayers glslc glslang-dev glslang-tools spirv-tools libvkfft-dev
   libopenblas-dev libfftw3-dev

@@ -7,5 +7,10 @@ cd "$(dirname "$0")/.."
 bash tools/setup-debian.sh
 [ -d build ] || meson setup build --buildtype=release
 ninja -C build
-# Until the GTK application lands (issue #6), the command-line front end checks every backend.
-exec build/app/dualneuron-cli selftest "$@"
+# The desktop app on the built-in twin (runs from the build tree; `ninja -C build install` installs it).
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  echo "start.sh: no display (DISPLAY/WAYLAND_DISPLAY unset): DualNeuron is a desktop app. Run this from a" >&2
+  echo "desktop session. Meanwhile, the command-line front end checks every compute backend:" >&2
+  exec build/app/dualneuron-cli selftest
+fi
+exec build/app/dualneuron builtin:gabor-v1 "$@"

@@ -38,7 +38,7 @@ window-height;800;range i 294 16384
 window-maximized;false;type b
 gallery-mode;'both';enum|'most'|'least'|'both'
 show-alpha;false;type b
-synth-preset;'v1-pixel';enum|'v1-pixel'|'v4-fourier'
+synth-preset;'v1-pixel';enum|'v1-pixel'|'gabor-pixel'|'v4-fourier'
 synth-steps;128;range i 1 4096
 synth-seeds;1;range i 1 100
 screen-top-k;16;range i 1 1000

@@ -1,0 +1,324 @@
+/* dn-app-screen-job.c: background screening (see dn-app-screen-job.h). */
+/* SPDX-License-Identifier: MIT */
+#define G_LOG_DOMAIN "dn-app"
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+
+#include "dn-app-error.h"
+#include "dn-app-screen-job.h"
+#include "dn-preprocess.h"
+
+struct _DnAppScreenJob
+{
+  GObject parent_instance;
+  DnAppProject *project;
+  char *dataset;
+  int top_k, batch;
+  DnTwin *twin;
+  DnDataset *ds;
+  char *output;
+  GCancellable *cancellable;
+
+  GMutex lock;
+  guint idle_id;
+  DnScreenProgress progress;
+  gint64 failed;
+  char *last_failure;
+
+  double fraction;
+  char *message;
+  gint64 n_failed;
+};
+
+enum
+{
+  PROP_0,
+  PROP_FRACTION,
+  PROP_MESSAGE,
+  N_PROPS
+};
+static GParamSpec *properties[N_PROPS];
+
+G_DEFINE_FINAL_TYPE (DnAppScreenJob, dn_app_screen_job, G_TYPE_OBJECT)
+
+static void
+dn_app_screen_job_finalize (GObject *object)
+{
+  DnAppScreenJob *self = DN_APP_SCREEN_JOB (object);
+  g_clear_handle_id (&self->idle_id, g_source_remove);
+  g_clear_object (&self->project);
+  g_clear_object (&self->cancellable);
+  dn_dataset_free (self->ds);
+  g_free (self->dataset);
+  g_free (self->output);
+  g_free (self->last_failure);
+  g_free (self->message);
+  g_mutex_clear (&self->lock);
+  G_OBJECT_CLASS (dn_app_screen_job_parent_class)->finalize (object);
+}
+
+static void
+dn_app_screen_job_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  DnAppScreenJob *self = DN_APP_SCREEN_JOB (object);
+  switch (prop_id)
+    {
+    case PROP_FRACTION: g_value_set_double (value, self->fraction); break;
+    case PROP_MESSAGE: g_value_set_string (value, self->message); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+dn_app_screen_job_class_init (DnAppScreenJobClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  object_class->finalize = dn_app_screen_job_finalize;
+  object_class->get_property = dn_app_screen_job_get_property;
+  properties[PROP_FRACTION] = g_param_spec_double ("fraction", NULL, NULL, 0, 1, 0,
+                                                   G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_MESSAGE] = g_param_spec_string ("message", NULL, NULL, NULL,
+                                                  G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+dn_app_screen_job_init (DnAppScreenJob *self)
+{
+  g_mutex_init (&self->lock);
+  self->message = g_strdup ("");
+}
+
+DnAppScreenJob *
+dn_app_screen_job_new (DnAppProject *project, const char *dataset, int top_k, int batch)
+{
+  DnAppScreenJob *self = g_object_new (DN_APP_TYPE_SCREEN_JOB, NULL);
+  self->project = g_object_ref (project);
+  self->dataset = g_strdup (dataset);
+  self->top_k = top_k;
+  self->batch = batch;
+  return self;
+}
+
+static gboolean
+notify_in_idle (gpointer data)
+{
+  DnAppScreenJob *self = data;
+  g_mutex_lock (&self->lock);
+  self->idle_id = 0;
+  DnScreenProgress p = self->progress;
+  gint64 failed = self->failed;
+  g_mutex_unlock (&self->lock);
+  self->fraction = p.total > 0 ? (double) p.done / (double) p.total : 0;
+  self->n_failed = failed;
+  g_free (self->message);
+  g_autofree char *eta = p.eta_s >= 0 ? g_strdup_printf (_(" · about %.0f s left"), p.eta_s) : g_strdup ("");
+  g_autofree char *fail = failed > 0 ? g_strdup_printf (_(" · %" G_GINT64_FORMAT " unreadable"), failed) : g_strdup ("");
+  self->message = g_strdup_printf (_("%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " images · %.0f images/s%s%s"),
+                                   p.done, p.total, p.items_per_s, eta, fail);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MESSAGE]);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_locked (DnAppScreenJob *self)
+{
+  if (self->idle_id == 0)
+    self->idle_id = g_idle_add_full (G_PRIORITY_LOW, notify_in_idle, g_object_ref (self), g_object_unref);
+}
+
+static void
+on_progress (const DnScreenProgress *p, void *user)
+{
+  DnAppScreenJob *self = user;
+  g_mutex_lock (&self->lock);
+  self->progress = *p;
+  schedule_locked (self);
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+on_failure (gint64 index, const char *id, const char *reason, void *user)
+{
+  DnAppScreenJob *self = user;
+  g_mutex_lock (&self->lock);
+  self->failed++;
+  g_free (self->last_failure);
+  self->last_failure = g_strdup_printf ("%s: %s", id, reason);
+  schedule_locked (self);
+  g_mutex_unlock (&self->lock);
+  g_message ("screening: skipped %s: %s", id, reason);
+}
+
+static bool
+should_stop (void *user)
+{
+  DnAppScreenJob *self = user;
+  return g_cancellable_is_cancelled (self->cancellable);
+}
+
+static void
+run_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  DnAppScreenJob *self = source;
+  DnScreenOptions o;
+  dn_screen_options_init (&o);
+  o.top_k = self->top_k;
+  if (self->batch > 0)
+    o.batch = self->batch;
+  o.progress = on_progress;
+  o.failure = on_failure;
+  o.should_stop = should_stop;
+  o.user = self;
+  o.checkpoint_seconds = 10;
+  o.overwrite = FALSE;
+  o.model_spec = dn_app_project_get_model_spec (self->project);
+  GError *error = NULL;
+  DnStatus st = dn_screen_run (self->twin, self->ds, self->output, &o);
+  if (st != DN_OK)
+    {
+      dn_app_error_from_status (st, _("Screening stopped"), &error);
+      g_task_return_error (task, error);
+      return;
+    }
+  DnScreenResult *r = NULL;
+  if ((st = dn_screen_result_load (self->output, &r)) != DN_OK)
+    {
+      dn_app_error_from_status (st, _("Reading the screening result"), &error);
+      g_task_return_error (task, error);
+      return;
+    }
+  DnAppScreening *s = dn_app_screening_from_result (r, self->dataset);
+  dn_screen_result_free (r);
+  g_task_return_pointer (task, s, (GDestroyNotify) dn_app_screening_free);
+}
+
+DnDataset *
+dn_app_dataset_open (DnAppProject *project, const char *spec, GError **error)
+{
+  const DnTwinInfo *info = dn_app_project_get_info (project);
+  DnDatasetOptions dopt;
+  dn_dataset_options_init (&dopt);
+  if (info)
+    dopt.builtin_size = info->in_h;
+  DnStatus st = DN_OK;
+  DnDataset *ds = dn_dataset_open (spec, &dopt, &st);
+  if (!ds)
+    {
+      g_autofree char *detail = g_strdup_printf (_("Cannot open the image set “%s”"), spec);
+      dn_app_error_from_status (st, detail, error);
+    }
+  return ds;
+}
+
+void
+dn_app_screen_job_run_async (DnAppScreenJob *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, dn_app_screen_job_run_async);
+  GError *error = NULL;
+  self->cancellable = cancellable ? g_object_ref (cancellable) : g_cancellable_new ();
+  if (!dn_app_project_has_model (self->project))
+    {
+      g_task_return_new_error (task, DN_APP_ERROR, DN_APP_ERROR_INVALID_ARGUMENT, _("No model is open"));
+      return;
+    }
+  if (!(self->ds = dn_app_dataset_open (self->project, self->dataset, &error)))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* the run's file: one per (model, dataset, top-K), so an interrupted run continues */
+  g_autofree char *dir = g_build_filename (g_get_user_cache_dir (), "dualneuron", "screening", NULL);
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      g_task_return_new_error (task, DN_APP_ERROR, DN_APP_ERROR_IO, _("Cannot create the folder %s"), dir);
+      return;
+    }
+  g_autofree char *key = g_strdup_printf ("%s\n%s\n%s\n%d", dn_app_project_get_model_spec (self->project),
+                                          self->dataset, dn_dataset_hash (self->ds), self->top_k);
+  g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
+  g_autofree char *name = g_strdup_printf ("screen-%.16s.h5", hash);
+  self->output = g_build_filename (dir, name, NULL);
+  if (!(self->twin = dn_app_project_begin_job (self->project, &error)))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_run_in_thread (task, run_thread);
+}
+
+gboolean
+dn_app_screen_job_run_finish (DnAppScreenJob *self, GAsyncResult *result, GError **error)
+{
+  g_clear_handle_id (&self->idle_id, g_source_remove);
+  g_object_ref (self);
+  notify_in_idle (self);
+  g_object_unref (self);
+  if (self->twin)
+    {
+      dn_app_project_end_job (self->project);
+      self->twin = NULL;
+    }
+  DnAppScreening *s = g_task_propagate_pointer (G_TASK (result), error);
+  if (!s)
+    return FALSE;
+  dn_app_project_set_screening (self->project, s);
+  return TRUE;
+}
+
+double
+dn_app_screen_job_get_fraction (DnAppScreenJob *self)
+{
+  return self->fraction;
+}
+
+const char *
+dn_app_screen_job_get_message (DnAppScreenJob *self)
+{
+  return self->message;
+}
+
+gint64
+dn_app_screen_job_get_n_failed (DnAppScreenJob *self)
+{
+  return self->n_failed;
+}
+
+float *
+dn_app_dataset_item_image (DnAppProject *project, DnDataset *ds, gint64 index, int *C, int *H, int *W, GError **error)
+{
+  const DnTwinInfo *info = dn_app_project_get_info (project);
+  if (!info)
+    return NULL;
+  /* the twin is only read here (mask, preset), never run */
+  DnPreprocess pp;
+  DnPreprocessOptions po;
+  dn_preprocess_options_init (&po);
+  DnStatus st = _dn_app_project_preprocess_init (project, &pp, &po);
+  if (st != DN_OK)
+    {
+      dn_app_error_from_status (st, NULL, error);
+      return NULL;
+    }
+  dn_preprocess_geometry (&pp, po.geometry, dn_dataset_is_model_space (ds));
+  DnImage img = { 0 };
+  float *out = NULL;
+  if ((st = dn_dataset_load (ds, index, &img)) == DN_OK)
+    {
+      *C = pp.out_channels, *H = pp.out_h, *W = pp.out_w;
+      out = g_new (float, (gsize) *C * *H * *W);
+      st = dn_preprocess_image (&pp, &img, out);
+    }
+  dn_image_clear (&img);
+  dn_preprocess_clear (&pp);
+  if (st != DN_OK)
+    {
+      g_clear_pointer (&out, g_free);
+      dn_app_error_from_status (st, NULL, error);
+    }
+  return out;
+}

@@ -1,0 +1,539 @@
+/* dn-app-synth-job.c: background pole synthesis (see dn-app-synth-job.h).
+ * The worker writes its state under `lock` and schedules at most one pending idle; the idle (main thread)
+ * notifies `fraction` and `message`, emits `preview`, and moves finished poles into the project. */
+/* SPDX-License-Identifier: MIT */
+#define G_LOG_DOMAIN "dn-app"
+
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <glib/gi18n.h>
+
+#include "dn-app-error.h"
+#include "dn-app-synth-job.h"
+
+struct _DnAppSynthJob
+{
+  GObject parent_instance;
+  DnAppProject *project;
+  char *preset;
+  int steps;
+  DnSynthJob *jobs;
+  int n_jobs;
+  DnTwin *twin;                 /* borrowed from the project while running */
+  GCancellable *cancellable;
+  float *prior;                 /* Fourier amplitude prior (malloc'd by compute) */
+
+  GMutex lock;                  /* guards the fields below, written by the worker */
+  guint idle_id;
+  int jobs_done, step, n_steps, batch_n, batch_cap;
+  float *preview;               /* (batch_n, C,H,W) latest images */
+  gboolean preview_new;
+  int C, H, W;
+  GArray **curves_w;            /* worker side: per job in the batch */
+  GPtrArray *finished;          /* DnAppPole* not yet given to the project */
+  gint64 t_start;
+
+  /* main-thread state */
+  double fraction;
+  char *message;
+  GPtrArray *textures;          /* GdkTexture per job of the batch in flight */
+  GArray **curves;              /* main-thread copies */
+  int curves_n, curves_start;
+  float *blank;
+};
+
+enum
+{
+  PROP_0,
+  PROP_FRACTION,
+  PROP_MESSAGE,
+  N_PROPS
+};
+static GParamSpec *properties[N_PROPS];
+enum
+{
+  SIGNAL_PREVIEW,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (DnAppSynthJob, dn_app_synth_job, G_TYPE_OBJECT)
+
+static void
+free_curves (GArray **curves, int n)
+{
+  if (!curves)
+    return;
+  for (int i = 0; i < n; i++)
+    if (curves[i])
+      g_array_unref (curves[i]);
+  g_free (curves);
+}
+
+static void
+dn_app_synth_job_finalize (GObject *object)
+{
+  DnAppSynthJob *self = DN_APP_SYNTH_JOB (object);
+  g_clear_handle_id (&self->idle_id, g_source_remove);
+  g_clear_object (&self->project);
+  g_clear_object (&self->cancellable);
+  g_free (self->preset);
+  g_free (self->jobs);
+  free (self->prior);
+  g_free (self->preview);
+  free_curves (self->curves_w, self->batch_n);
+  free_curves (self->curves, self->curves_n);
+  g_ptr_array_unref (self->finished);
+  g_ptr_array_unref (self->textures);
+  g_free (self->message);
+  g_free (self->blank);
+  g_mutex_clear (&self->lock);
+  G_OBJECT_CLASS (dn_app_synth_job_parent_class)->finalize (object);
+}
+
+static void
+dn_app_synth_job_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  DnAppSynthJob *self = DN_APP_SYNTH_JOB (object);
+  switch (prop_id)
+    {
+    case PROP_FRACTION: g_value_set_double (value, self->fraction); break;
+    case PROP_MESSAGE: g_value_set_string (value, self->message); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+dn_app_synth_job_class_init (DnAppSynthJobClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  object_class->finalize = dn_app_synth_job_finalize;
+  object_class->get_property = dn_app_synth_job_get_property;
+  properties[PROP_FRACTION] = g_param_spec_double ("fraction", NULL, NULL, 0, 1, 0,
+                                                   G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_MESSAGE] = g_param_spec_string ("message", NULL, NULL, NULL,
+                                                  G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+  signals[SIGNAL_PREVIEW] = g_signal_new ("preview", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                                          NULL, G_TYPE_NONE, 0);
+}
+
+static void
+pole_free (gpointer data)
+{
+  DnAppPole *p = data;
+  g_free (p->image);
+  g_free (p->alpha);
+  g_free (p->activations);
+  g_free (p->member_responses);
+  g_free (p);
+}
+
+static void
+dn_app_synth_job_init (DnAppSynthJob *self)
+{
+  g_mutex_init (&self->lock);
+  self->finished = g_ptr_array_new_with_free_func (pole_free);
+  self->textures = g_ptr_array_new_with_free_func (g_object_unref);
+  self->message = g_strdup ("");
+}
+
+int *
+dn_app_parse_neurons (const char *text, int n_neurons, int *n_out, GError **error)
+{
+  *n_out = 0;
+  g_autofree char *t = g_strstrip (g_strdup (text ? text : ""));
+  if (g_ascii_strcasecmp (t, "all") == 0)
+    {
+      int *all = g_new (int, MAX (n_neurons, 1));
+      for (int i = 0; i < n_neurons; i++)
+        all[i] = i;
+      *n_out = n_neurons;
+      return all;
+    }
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (int));
+  g_auto (GStrv) parts = g_strsplit_set (t, ", ", -1);
+  for (int i = 0; parts[i]; i++)
+    {
+      if (!*parts[i])
+        continue;
+      char *end = NULL;
+      gint64 a = g_ascii_strtoll (parts[i], &end, 10), b = a;
+      if (end == parts[i])
+        goto bad;
+      if (*end == '-')
+        {
+          char *s = end + 1;
+          b = g_ascii_strtoll (s, &end, 10);
+          if (end == s)
+            goto bad;
+        }
+      if (*end || a < 0 || b < a || b >= n_neurons)
+        goto bad;
+      for (gint64 k = a; k <= b; k++)
+        {
+          int v = (int) k;
+          g_array_append_val (out, v);
+        }
+      continue;
+    bad:
+      g_set_error (error, DN_APP_ERROR, DN_APP_ERROR_INVALID_ARGUMENT,
+                   _("“%s” is not a neuron or range of neurons (0 to %d)"), parts[i], n_neurons - 1);
+      g_array_unref (out);
+      return NULL;
+    }
+  if (out->len == 0)
+    {
+      g_set_error_literal (error, DN_APP_ERROR, DN_APP_ERROR_INVALID_ARGUMENT, _("No neurons are chosen"));
+      g_array_unref (out);
+      return NULL;
+    }
+  *n_out = (int) out->len;
+  return (int *) g_array_free (out, FALSE);
+}
+
+DnAppSynthJob *
+dn_app_synth_job_new (DnAppProject *project, const char *preset, int steps, const int *neurons, int n_neurons,
+                      int n_seeds, gboolean most, gboolean least)
+{
+  DnAppSynthJob *self = g_object_new (DN_APP_TYPE_SYNTH_JOB, NULL);
+  self->project = g_object_ref (project);
+  self->preset = g_strdup (preset);
+  self->steps = steps;
+  int per = (most ? 1 : 0) + (least ? 1 : 0);
+  self->jobs = g_new0 (DnSynthJob, MAX (1, n_neurons * n_seeds * per));
+  for (int i = 0; i < n_neurons; i++)
+    for (int s = 0; s < n_seeds; s++)
+      for (int w = 0; w < 2; w++)
+        if ((w == 0 && most) || (w == 1 && least))
+          self->jobs[self->n_jobs++] = (DnSynthJob) { .neuron = neurons[i], .seed = (guint32) s,
+                                                      .weight = w == 0 ? 1 : -1 };
+  return self;
+}
+
+int
+dn_app_synth_job_get_n_jobs (DnAppSynthJob *self)
+{
+  return self->n_jobs;
+}
+
+/* Main thread: publish the worker's state. */
+static gboolean
+notify_in_idle (gpointer data)
+{
+  DnAppSynthJob *self = data;
+  g_mutex_lock (&self->lock);
+  self->idle_id = 0;
+  int done = self->jobs_done, step = self->step, n_steps = MAX (1, self->n_steps), bn = self->batch_n;
+  gboolean have_preview = self->preview_new;
+  self->preview_new = FALSE;
+  if (have_preview)
+    {
+      g_ptr_array_set_size (self->textures, 0);
+      gsize per = (gsize) self->C * self->H * self->W;
+      int mh = 0, mw = 0;
+      const float *mask = dn_app_project_get_mask (self->project, &mh, &mw);
+      if (mh != self->H || mw != self->W)
+        mask = NULL;
+      for (int i = 0; i < bn; i++)
+        g_ptr_array_add (self->textures, dn_app_render_texture (self->preview + per * i, NULL, self->C, self->H,
+                                                                self->W, mask,
+                                                                dn_app_project_gain_for_boost (self->project, dn_app_project_get_boost (self->project))));
+    }
+  /* copy the curves */
+  free_curves (self->curves, self->curves_n);
+  self->curves = g_new0 (GArray *, MAX (bn, 1));
+  self->curves_n = bn;
+  self->curves_start = done;
+  for (int i = 0; i < bn && self->curves_w; i++)
+    self->curves[i] = g_array_copy (self->curves_w[i]);
+  GPtrArray *finished = self->finished;
+  self->finished = g_ptr_array_new_with_free_func (pole_free);
+  double elapsed = (g_get_monotonic_time () - self->t_start) / 1e6;
+  g_mutex_unlock (&self->lock);
+
+  for (guint i = 0; i < finished->len; i++)
+    dn_app_project_add_pole (self->project, g_ptr_array_index (finished, i));
+  g_ptr_array_unref (finished);
+
+  double f = (done + (double) bn * step / n_steps) / MAX (1, self->n_jobs);
+  self->fraction = CLAMP (f, 0, 1);
+  g_free (self->message);
+  if (f > 0.001 && elapsed > 1)
+    {
+      double eta = elapsed * (1 - f) / f;
+      self->message = g_strdup_printf (_("%d of %d poles · step %d of %d · about %.0f s left"), done, self->n_jobs,
+                                       step, n_steps, eta);
+    }
+  else
+    self->message = g_strdup_printf (_("%d of %d poles · step %d of %d"), done, self->n_jobs, step, n_steps);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MESSAGE]);
+  g_signal_emit (self, signals[SIGNAL_PREVIEW], 0);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_locked (DnAppSynthJob *self)
+{
+  if (self->idle_id == 0)
+    self->idle_id = g_idle_add_full (G_PRIORITY_LOW, notify_in_idle, g_object_ref (self), g_object_unref);
+}
+
+static void
+on_progress (int jobs_done, int n_jobs, int step, int n_steps, const float *resp, void *user)
+{
+  DnAppSynthJob *self = user;
+  g_mutex_lock (&self->lock);
+  if (jobs_done != self->jobs_done || !self->curves_w)
+    {
+      int bn = MIN (self->n_jobs - jobs_done, self->batch_cap);
+      free_curves (self->curves_w, self->batch_n);
+      self->batch_n = bn;
+      self->curves_w = g_new0 (GArray *, bn);
+      for (int i = 0; i < bn; i++)
+        self->curves_w[i] = g_array_new (FALSE, FALSE, sizeof (float));
+    }
+  self->jobs_done = jobs_done;
+  self->step = step;
+  self->n_steps = n_steps;
+  for (int i = 0; i < self->batch_n; i++)
+    {
+      float v = resp[i];
+      g_array_append_val (self->curves_w[i], v);
+    }
+  schedule_locked (self);
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+on_preview (int jobs_done, int n, int C, int H, int W, const float *images, void *user)
+{
+  DnAppSynthJob *self = user;
+  g_mutex_lock (&self->lock);
+  g_free (self->preview);
+  self->preview = g_memdup2 (images, (gsize) n * C * H * W * sizeof (float));
+  self->C = C, self->H = H, self->W = W;
+  self->batch_n = n;
+  self->preview_new = TRUE;
+  schedule_locked (self);
+  g_mutex_unlock (&self->lock);
+}
+
+static bool
+should_stop (void *user)
+{
+  DnAppSynthJob *self = user;
+  return g_cancellable_is_cancelled (self->cancellable);
+}
+
+static DnStatus
+on_batch_done (const DnSynthResult *r, int n, void *user)
+{
+  DnAppSynthJob *self = user;
+  g_mutex_lock (&self->lock);
+  int first = self->jobs_done;
+  for (int i = 0; i < n; i++)
+    {
+      if (!r[i].finite)
+        continue;
+      const DnSynthJob *job = &self->jobs[first + i];
+      DnAppPole *p = g_new0 (DnAppPole, 1);
+      gsize px = (gsize) r[i].channels * r[i].height * r[i].width;
+      p->neuron = job->neuron;
+      p->seed = job->seed;
+      p->weight = job->weight;
+      p->channels = r[i].channels, p->height = r[i].height, p->width = r[i].width;
+      p->steps = r[i].steps;
+      p->n_members = r[i].n_members;
+      p->image = g_memdup2 (r[i].image, px * sizeof (float));
+      p->alpha = g_memdup2 (r[i].alpha, px * sizeof (float));
+      p->activations = g_memdup2 (r[i].activations, (gsize) r[i].steps * sizeof (float));
+      p->member_responses = g_memdup2 (r[i].member_responses, (gsize) r[i].n_members * sizeof (float));
+      p->response = r[i].response;
+      p->initial_response = r[i].initial_response;
+      p->rf_cosine = r[i].rf_cosine;
+      g_ptr_array_add (self->finished, p);
+    }
+  self->jobs_done = first + n;
+  free_curves (self->curves_w, self->batch_n);
+  self->curves_w = NULL;
+  schedule_locked (self);
+  g_mutex_unlock (&self->lock);
+  return DN_OK;
+}
+
+/* The response of every neuron to a blank (all-zero, i.e. mean-grey) image. */
+static float *
+blank_responses (DnTwin *twin, GError **error)
+{
+  const DnTwinInfo *info = dn_twin_info (twin);
+  DnDevice *dev = dn_twin_device (twin);
+  DnStatus st = DN_OK;
+  float *out = NULL;
+  DnTensor *x = dn_tensor_new4 (dev, 1, info->in_channels, info->in_h, info->in_w, &st);
+  DnTensor *y = x ? dn_tensor_new2 (dev, 1, info->n_neurons, &st) : NULL;
+  if (y && (st = dn_tensor_fill (x, 0.f)) == DN_OK && (st = dn_twin_forward (twin, y, x)) == DN_OK)
+    {
+      out = g_new (float, info->n_neurons);
+      st = dn_tensor_download (y, out, info->n_neurons);
+    }
+  dn_tensor_free (y);
+  dn_tensor_free (x);
+  if (st != DN_OK)
+    {
+      g_clear_pointer (&out, g_free);
+      dn_app_error_from_status (st, _("Blank-image responses"), error);
+    }
+  return out;
+}
+
+static void
+run_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  DnAppSynthJob *self = source;
+  DnSynthParams p;
+  DnStatus st = dn_synth_params_preset (&p, self->preset);
+  GError *error = NULL;
+  if (st != DN_OK)
+    {
+      dn_app_error_from_status (st, _("Synthesis preset"), &error);
+      g_task_return_error (task, error);
+      return;
+    }
+  if (self->steps > 0)
+    p.steps = self->steps;
+  p.magnitude = self->prior;
+  if (!(self->blank = blank_responses (self->twin, &error)))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  DnSynthRunOptions o;
+  dn_synth_run_options_init (&o);
+  o.progress = on_progress;
+  o.should_stop = should_stop;
+  o.batch_done = on_batch_done;
+  o.preview = on_preview;
+  o.preview_every = MAX (1, p.steps / 32);
+  o.user = self;
+  /* an explicit batch, so that the callbacks know its size */
+  o.batch = self->batch_cap = MAX (1, dn_synth_auto_batch (self->twin, &p, self->n_jobs));
+  self->t_start = g_get_monotonic_time ();
+  st = dn_synth_run (self->twin, &p, self->jobs, self->n_jobs, &o);
+  if (st != DN_OK)
+    {
+      dn_app_error_from_status (st, _("Synthesis stopped"), &error);
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+load_prior (DnAppSynthJob *self, GError **error)
+{
+  const DnTwinInfo *info = dn_twin_info (self->twin);
+  const char *model = dn_app_project_get_model_spec (self->project);
+  g_autofree char *prior = g_strdup_printf ("%s/../priors/natural_%s.npy", model,
+                                            info->in_channels == 3 ? "rgb" : "gray");
+  if (!g_file_test (model, G_FILE_TEST_IS_DIR) || !g_file_test (prior, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, DN_APP_ERROR, DN_APP_ERROR_IO,
+                   _("The Fourier preset needs the natural-spectrum prior natural_%s.npy, looked for in %s"),
+                   info->in_channels == 3 ? "rgb" : "gray", prior);
+      return FALSE;
+    }
+  DnStatus st = dn_synth_prior_load (dn_twin_device (self->twin), prior, info->in_channels, info->in_h,
+                                     info->in_w, &self->prior);
+  return dn_app_error_from_status (st, _("Reading the spectrum prior"), error);
+}
+
+void
+dn_app_synth_job_run_async (DnAppSynthJob *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, dn_app_synth_job_run_async);
+  GError *error = NULL;
+  self->cancellable = cancellable ? g_object_ref (cancellable) : g_cancellable_new ();
+  if (self->n_jobs == 0)
+    {
+      g_task_return_new_error (task, DN_APP_ERROR, DN_APP_ERROR_INVALID_ARGUMENT, _("Nothing to synthesize"));
+      return;
+    }
+  if (!(self->twin = dn_app_project_begin_job (self->project, &error)))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (g_strcmp0 (self->preset, "v4-fourier") == 0 && !load_prior (self, &error))
+    {
+      dn_app_project_end_job (self->project);
+      self->twin = NULL;
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_run_in_thread (task, run_thread);
+}
+
+gboolean
+dn_app_synth_job_run_finish (DnAppSynthJob *self, GAsyncResult *result, GError **error)
+{
+  /* flush what the worker left (the last batch's poles) */
+  g_clear_handle_id (&self->idle_id, g_source_remove);
+  g_object_ref (self);
+  notify_in_idle (self);
+  g_object_unref (self);
+  if (self->twin)
+    {
+      dn_app_project_end_job (self->project);
+      self->twin = NULL;
+    }
+  if (self->blank)
+    {
+      const DnTwinInfo *info = dn_app_project_get_info (self->project);
+      if (info)
+        dn_app_project_set_blank_responses (self->project, self->blank, info->n_neurons);
+    }
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+double
+dn_app_synth_job_get_fraction (DnAppSynthJob *self)
+{
+  return self->fraction;
+}
+
+const char *
+dn_app_synth_job_get_message (DnAppSynthJob *self)
+{
+  return self->message;
+}
+
+guint
+dn_app_synth_job_get_n_previews (DnAppSynthJob *self)
+{
+  return self->textures->len;
+}
+
+GdkTexture *
+dn_app_synth_job_get_preview (DnAppSynthJob *self, guint i)
+{
+  return i < self->textures->len ? g_ptr_array_index (self->textures, i) : NULL;
+}
+
+const GArray *
+dn_app_synth_job_get_curve (DnAppSynthJob *self, guint i, int *neuron, int *weight)
+{
+  if ((int) i >= self->curves_n || !self->curves[i] || self->curves_start + (int) i >= self->n_jobs)
+    return NULL;
+  const DnSynthJob *job = &self->jobs[self->curves_start + i];
+  if (neuron)
+    *neuron = job->neuron;
+  if (weight)
+    *weight = job->weight;
+  return self->curves[i];
+}
