@@ -155,9 +155,22 @@ dn_app_gallery_set_project (DnAppGallery *self, DnAppProject *project)
   if (self->project)
     g_signal_handlers_disconnect_by_data (self->project, self);
   g_set_object (&self->project, project);
-  gtk_filter_list_model_set_model (self->filtered, dn_app_project_get_neurons (project));
+  dn_app_gallery_set_model (self, dn_app_project_get_neurons (project));
   g_signal_connect_swapped (project, "poles-changed", G_CALLBACK (on_poles_changed), self);
   update_count (self);
+}
+
+void
+dn_app_gallery_set_model (DnAppGallery *self, GListModel *neurons)
+{
+  gtk_filter_list_model_set_model (self->filtered, neurons);
+  update_count (self);
+}
+
+void
+dn_app_gallery_refilter (DnAppGallery *self)
+{
+  on_poles_changed (self, -1);
 }
 
 GtkGridView *
@@ -214,7 +227,8 @@ dn_app_gallery_init (DnAppGallery *self)
   self->mode = -1;
   GtkNoSelection *sel = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->filtered)));
   self->grid = GTK_GRID_VIEW (gtk_grid_view_new (GTK_SELECTION_MODEL (sel), NULL));
-  gtk_grid_view_set_max_columns (self->grid, 32);
+  /* GTK 4.8 keeps about 30 rows × max-columns tiles alive: a small max-columns keeps the grid light */
+  gtk_grid_view_set_max_columns (self->grid, 10);
   gtk_grid_view_set_min_columns (self->grid, 1);
   gtk_grid_view_set_single_click_activate (self->grid, TRUE);
   g_signal_connect (self->grid, "activate", G_CALLBACK (on_activate), self);

@@ -15,7 +15,8 @@ struct _DnAppNeuronPage
   GtkWidget parent_instance;
   DnAppProject *project;
   int neuron;
-  GHashTable *thumbs;   /* "dataset\nindex" → GdkTexture (bounded) */
+  GHashTable *thumbs;   /* item index → GdkTexture, bounded by cache-limit-mb */
+  GSettings *settings;
   DnDataset *ds;        /* the screening's dataset, opened on demand */
   char *ds_spec;
 
@@ -107,7 +108,10 @@ thumbnail (DnAppNeuronPage *self, gint64 index)
   const float *mask = dn_app_project_get_mask (self->project, &mh, &mw);
   t = dn_app_render_texture (img, NULL, C, H, W, mh == H && mw == W ? mask : NULL,
                              dn_app_project_gain_for_boost (self->project, dn_app_project_get_boost (self->project)));
-  if (g_hash_table_size (self->thumbs) > 512)
+  /* the thumbnail cache is bounded by the cache-limit-mb preference */
+  gsize per = (gsize) H * W * 3 + 256;
+  gsize limit = (gsize) g_settings_get_int (self->settings, "cache-limit-mb") * 1024 * 1024 / per;
+  if (g_hash_table_size (self->thumbs) >= MAX (limit, 32))
     g_hash_table_remove_all (self->thumbs);
   g_hash_table_insert (self->thumbs, key, g_object_ref (t));
   return t;
@@ -234,6 +238,8 @@ update (DnAppNeuronPage *self)
 static void
 on_poles_changed (DnAppNeuronPage *self, int neuron)
 {
+  if (neuron < 0)
+    g_hash_table_remove_all (self->thumbs); /* the contrast or alpha changed: render again */
   if (neuron < 0 || neuron == self->neuron)
     update (self);
 }
@@ -305,6 +311,7 @@ dn_app_neuron_page_finalize (GObject *object)
 {
   DnAppNeuronPage *self = DN_APP_NEURON_PAGE (object);
   g_hash_table_unref (self->thumbs);
+  g_clear_object (&self->settings);
   dn_dataset_free (self->ds);
   g_free (self->ds_spec);
   G_OBJECT_CLASS (dn_app_neuron_page_parent_class)->finalize (object);
@@ -346,5 +353,6 @@ dn_app_neuron_page_init (DnAppNeuronPage *self)
 {
   self->neuron = -1;
   self->thumbs = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_object_unref);
+  self->settings = g_settings_new (DN_APP_ID);
   gtk_widget_init_template (GTK_WIDGET (self));
 }

@@ -100,6 +100,10 @@ run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (dn_app_screen_job_run_finish (job, result, &error))
     {
       gtk_progress_bar_set_fraction (self->progress_bar, 1.0);
+      const DnAppScreening *scr = dn_app_project_get_screening (self->project);
+      g_autofree char *msg = g_strdup_printf (_("Screened %" G_GINT64_FORMAT " images (%" G_GINT64_FORMAT " unreadable)"),
+                                              scr ? scr->n_valid : 0, scr ? scr->n_failed : 0);
+      gtk_label_set_text (self->message_label, msg);
       report (self, NULL, NULL, _("Screening finished"));
     }
   else

@@ -27,7 +27,8 @@ struct _DnAppSynthJob
 
   GMutex lock;                  /* guards the fields below, written by the worker */
   guint idle_id;
-  int jobs_done, step, n_steps, batch_n, batch_cap;
+  int jobs_done, step, n_steps, batch_n, batch_cap, batch_start;
+  gboolean batch_finished;      /* the batch's poles are in `finished`; the next progress starts a batch */
   float *preview;               /* (batch_n, C,H,W) latest images */
   gboolean preview_new;
   int C, H, W;
@@ -237,6 +238,18 @@ notify_in_idle (gpointer data)
       const float *mask = dn_app_project_get_mask (self->project, &mh, &mw);
       if (mh != self->H || mw != self->W)
         mask = NULL;
+      /* the pole is the image rescaled to the target norm (dn_synth_batch_finish): show it that way */
+      float norm = dn_app_project_get_input_norm (self->project);
+      for (int i = 0; i < bn && norm > 0; i++)
+        {
+          float *x = self->preview + per * i;
+          double s = 0;
+          for (gsize k = 0; k < per; k++)
+            s += (double) x[k] * x[k];
+          if (s > 0)
+            for (gsize k = 0; k < per; k++)
+              x[k] = (float) (x[k] * norm / sqrt (s));
+        }
       for (int i = 0; i < bn; i++)
         g_ptr_array_add (self->textures, dn_app_render_texture (self->preview + per * i, NULL, self->C, self->H,
                                                                 self->W, mask,
@@ -246,7 +259,7 @@ notify_in_idle (gpointer data)
   free_curves (self->curves, self->curves_n);
   self->curves = g_new0 (GArray *, MAX (bn, 1));
   self->curves_n = bn;
-  self->curves_start = done;
+  self->curves_start = self->batch_start;
   for (int i = 0; i < bn && self->curves_w; i++)
     self->curves[i] = g_array_copy (self->curves_w[i]);
   GPtrArray *finished = self->finished;
@@ -258,7 +271,7 @@ notify_in_idle (gpointer data)
     dn_app_project_add_pole (self->project, g_ptr_array_index (finished, i));
   g_ptr_array_unref (finished);
 
-  double f = (done + (double) bn * step / n_steps) / MAX (1, self->n_jobs);
+  double f = (done + (self->batch_finished ? 0 : (double) bn * step / n_steps)) / MAX (1, self->n_jobs);
   self->fraction = CLAMP (f, 0, 1);
   g_free (self->message);
   if (f > 0.001 && elapsed > 1)
@@ -287,11 +300,13 @@ on_progress (int jobs_done, int n_jobs, int step, int n_steps, const float *resp
 {
   DnAppSynthJob *self = user;
   g_mutex_lock (&self->lock);
-  if (jobs_done != self->jobs_done || !self->curves_w)
+  if (self->batch_finished || !self->curves_w)
     {
       int bn = MIN (self->n_jobs - jobs_done, self->batch_cap);
       free_curves (self->curves_w, self->batch_n);
       self->batch_n = bn;
+      self->batch_start = jobs_done;
+      self->batch_finished = FALSE;
       self->curves_w = g_new0 (GArray *, bn);
       for (int i = 0; i < bn; i++)
         self->curves_w[i] = g_array_new (FALSE, FALSE, sizeof (float));
@@ -334,7 +349,7 @@ on_batch_done (const DnSynthResult *r, int n, void *user)
 {
   DnAppSynthJob *self = user;
   g_mutex_lock (&self->lock);
-  int first = self->jobs_done;
+  int first = self->batch_start;
   for (int i = 0; i < n; i++)
     {
       if (!r[i].finite)
@@ -358,8 +373,7 @@ on_batch_done (const DnSynthResult *r, int n, void *user)
       g_ptr_array_add (self->finished, p);
     }
   self->jobs_done = first + n;
-  free_curves (self->curves_w, self->batch_n);
-  self->curves_w = NULL;
+  self->batch_finished = TRUE; /* the curves stay on show until the next batch starts */
   schedule_locked (self);
   g_mutex_unlock (&self->lock);
   return DN_OK;

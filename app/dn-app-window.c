@@ -333,6 +333,7 @@ open_model_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_autofree char *msg = g_strdup_printf (_("Opened %s on %s"), dn_app_project_get_model_name (self->project),
                                               dn_app_project_get_device_name (self->project));
       dn_app_window_toast (self, msg);
+      g_debug ("%s", msg);
     }
   update_status (self);
   g_object_unref (self);

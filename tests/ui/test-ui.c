@@ -192,7 +192,7 @@ test_synthesis (void)
   DnAppSynthPanel *panel = _dn_app_window_get_synth_panel (win);
   DnAppProject *p = dn_app_window_get_project (win);
   dn_app_window_show_page (win, "synthesis");
-  gtk_editable_set_text (dn_app_synth_panel_get_neurons_entry (panel), "0-3");
+  gtk_editable_set_text (dn_app_synth_panel_get_neurons_entry (panel), "0-7,96-99");
   gtk_spin_button_set_value (dn_app_synth_panel_get_steps_spin (panel), 32);
   click (dn_app_synth_panel_get_start_button (panel));
   g_assert_true (dn_app_synth_panel_get_running (panel));
@@ -214,7 +214,7 @@ test_synthesis (void)
   g_assert_cmpuint (w.max_previews, >, 0);
   g_assert_cmpuint (w.max_points, >, 0);
   g_assert_false (dn_app_project_get_busy (p));
-  g_assert_cmpuint (dn_app_project_get_n_poles (p), ==, 8);
+  g_assert_cmpuint (dn_app_project_get_n_poles (p), ==, 24);
   for (int k = 0; k < 4; k++)
     {
       const DnAppPole *most = dn_app_project_get_pole (p, k, 0, 1), *least = dn_app_project_get_pole (p, k, 0, -1);
@@ -241,7 +241,7 @@ test_synthesis (void)
   /* the gallery shows one tile per synthesized neuron */
   DnAppGallery *gallery = _dn_app_window_get_gallery (win);
   dn_app_window_show_page (win, "gallery");
-  g_assert_cmpuint (dn_app_gallery_get_n_tiles (gallery), ==, 4);
+  g_assert_cmpuint (dn_app_gallery_get_n_tiles (gallery), ==, 12);
   screenshot (GTK_WIDGET (win), "02-gallery");
   /* clicking a tile opens the neuron in the browser */
   g_signal_emit_by_name (dn_app_gallery_get_grid (gallery), "activate", 1u);
@@ -397,7 +397,7 @@ test_project (void)
   g_assert_cmpfloat (dn_app_project_get_pole (p, 3, 0, 1)->response, ==, r);
   g_assert_nonnull (dn_app_project_get_screening (p));
   g_assert_cmpfloat (dn_app_project_get_screening (p)->top_value[7], ==, top);
-  g_assert_cmpuint (dn_app_gallery_get_n_tiles (_dn_app_window_get_gallery (win)), ==, 4);
+  g_assert_cmpuint (dn_app_gallery_get_n_tiles (_dn_app_window_get_gallery (win)), ==, 12);
   g_assert_cmpstr (dn_app_project_get_path (p), ==, path);
 }
 
@@ -469,6 +469,69 @@ test_demo (void)
 }
 
 static void
+on_tick_paint (GdkFrameClock *clock, guint *frames)
+{
+  (*frames)++;
+}
+
+/* 1,500 neurons with poles: the grid recycles its tiles (only those on screen exist) and scrolling
+ * through all of them keeps frames short. */
+static void
+test_gallery_large (void)
+{
+  const guint n = 1500;
+  GListStore *store = g_list_store_new (DN_APP_TYPE_NEURON);
+  float img[93 * 93];
+  for (guint i = 0; i < n; i++)
+    {
+      for (int k = 0; k < 93 * 93; k++)
+        img[k] = sinf ((float) (k % 93) * (0.05f + 0.0003f * i)) * 0.3f;
+      g_autoptr (DnAppNeuron) row = dn_app_neuron_new ((int) i, "", NAN);
+      g_autoptr (GdkTexture) t = dn_app_render_texture (img, NULL, 1, 93, 93, NULL, 1.0);
+      dn_app_neuron_set_poles (row, 1.0 + i, 0.5, GDK_PAINTABLE (t), GDK_PAINTABLE (t));
+      g_list_store_append (store, row);
+    }
+  GtkWindow *w = GTK_WINDOW (gtk_window_new ());
+  gtk_window_set_default_size (w, 1280, 800);
+  DnAppGallery *gallery = g_object_new (DN_APP_TYPE_GALLERY, NULL);
+  gtk_window_set_child (w, GTK_WIDGET (gallery));
+  dn_app_gallery_set_model (gallery, G_LIST_MODEL (store));
+  gtk_window_present (w);
+  settle (0.5);
+  g_assert_cmpuint (dn_app_gallery_get_n_tiles (gallery), ==, n);
+  GtkGridView *grid = dn_app_gallery_get_grid (gallery);
+  GtkAdjustment *adj = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (grid));
+  double upper = gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj);
+  g_assert_cmpfloat (upper, >, 10000);
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (grid));
+  guint frames = 0;
+  gulong id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_tick_paint), &frames);
+  gint64 t0 = g_get_monotonic_time ();
+  const int steps = 60;
+  guint max_children = 0;
+  for (int s = 1; s <= steps; s++)
+    {
+      guint before = frames;
+      gtk_adjustment_set_value (adj, upper * s / steps);
+      while (frames == before)
+        g_main_context_iteration (NULL, TRUE);
+      guint children = 0;
+      for (GtkWidget *c = gtk_widget_get_first_child (GTK_WIDGET (grid)); c; c = gtk_widget_get_next_sibling (c))
+        children++;
+      max_children = MAX (max_children, children);
+    }
+  double ms = (g_get_monotonic_time () - t0) / 1e3 / steps;
+  g_signal_handler_disconnect (clock, id);
+  g_test_message ("gallery: %u tiles, scrolled top to bottom in %d frames, %.1f ms per frame (Xvfb, cairo), at "
+                  "most %u tile widgets alive", n, steps, ms, max_children);
+  g_assert_cmpuint (max_children, <, 400);
+  g_assert_cmpfloat (ms, <, 250);
+  screenshot (GTK_WIDGET (w), "10-gallery-1500");
+  gtk_window_destroy (w);
+  g_object_unref (store);
+}
+
+static void
 test_small (void)
 {
   gtk_window_set_default_size (GTK_WINDOW (win), 800, 600);
@@ -504,6 +567,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ui/project", test_project);
   g_test_add_func ("/ui/bad-input", test_bad_input);
   g_test_add_func ("/ui/demo", test_demo);
+  g_test_add_func ("/ui/gallery-large", test_gallery_large);
   g_test_add_func ("/ui/small", test_small);
   int rc = g_test_run ();
   gtk_window_destroy (GTK_WINDOW (win));
