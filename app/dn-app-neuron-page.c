@@ -130,9 +130,9 @@ update_screening (DnAppNeuronPage *self)
       return;
     }
   const double *st = s->stats + (gsize) k * DN_APP_N_STATS;
-  g_autofree char *text = g_strdup_printf (_("%s · %" G_GINT64_FORMAT " images · mean %.3g · max %.3g · Gini %.3f · %s\n"
+  g_autofree char *text = g_strdup_printf (_("%s · %lld images · mean %.3g · max %.3g · Gini %.3f · %s\n"
                                              "Top row: most activating; bottom row: least activating."),
-                                           s->dataset, s->n_valid, st[2], st[6], st[0],
+                                           s->dataset, (long long) s->n_valid, st[2], st[6], st[0],
                                            st[10] > 0 ? _("active") : _("inactive"));
   gtk_label_set_text (self->screen_label, text);
   int n = MIN (s->top_k, 8);

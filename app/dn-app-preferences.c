@@ -85,7 +85,8 @@ dn_app_preferences_init (DnAppPreferences *self)
   int v = -2;
   gtk_string_list_append (names, _("Automatic (a GPU if present, else the CPU)"));
   g_array_append_val (self->device_values, v);
-  g_autofree char *cpu = g_strdup_printf (_("CPU backend (%u cores)"), g_get_num_processors ());
+  g_autofree char *cpu = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "CPU backend (%u core)", "CPU backend (%u cores)",
+                                                           g_get_num_processors ()), g_get_num_processors ());
   gtk_string_list_append (names, cpu);
   v = -1;
   g_array_append_val (self->device_values, v);

@@ -114,9 +114,9 @@ notify_in_idle (gpointer data)
   self->n_failed = failed;
   g_free (self->message);
   g_autofree char *eta = p.eta_s >= 0 ? g_strdup_printf (_(" · about %.0f s left"), p.eta_s) : g_strdup ("");
-  g_autofree char *fail = failed > 0 ? g_strdup_printf (_(" · %" G_GINT64_FORMAT " unreadable"), failed) : g_strdup ("");
-  self->message = g_strdup_printf (_("%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " images · %.0f images/s%s%s"),
-                                   p.done, p.total, p.items_per_s, eta, fail);
+  g_autofree char *fail = failed > 0 ? g_strdup_printf (_(" · %lld unreadable"), (long long) failed) : g_strdup ("");
+  self->message = g_strdup_printf (_("%lld of %lld images · %.0f images/s%s%s"),
+                                   (long long) p.done, (long long) p.total, p.items_per_s, eta, fail);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MESSAGE]);
   return G_SOURCE_REMOVE;

@@ -71,9 +71,10 @@ update_population (DnAppScreenPanel *self)
   dn_app_plot_set_labels (self->gini_plot, _("Selectivity (Gini coefficient) across neurons"), _("Gini"), _("neurons"));
   dn_app_plot_set_histogram (self->max_plot, max, (guint) s->n_neurons, 24, 0xe66100);
   dn_app_plot_set_labels (self->max_plot, _("Maximum response across neurons"), _("max response"), _("neurons"));
-  g_autofree char *text = g_strdup_printf (_("%s: %" G_GINT64_FORMAT " images screened, %" G_GINT64_FORMAT
-                                             " unreadable · %d of %d neurons active · top and bottom %d kept"),
-                                           s->dataset, s->n_valid, s->n_failed, active, s->n_neurons, s->top_k);
+  g_autofree char *text = g_strdup_printf (_("%s: %lld images screened, %lld unreadable · %d of %d neurons active · "
+                                             "top and bottom %d kept"),
+                                           s->dataset, (long long) s->n_valid, (long long) s->n_failed, active,
+                                           s->n_neurons, s->top_k);
   gtk_label_set_text (self->summary_label, text);
 }
 
@@ -101,8 +102,8 @@ run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       gtk_progress_bar_set_fraction (self->progress_bar, 1.0);
       const DnAppScreening *scr = dn_app_project_get_screening (self->project);
-      g_autofree char *msg = g_strdup_printf (_("Screened %" G_GINT64_FORMAT " images (%" G_GINT64_FORMAT " unreadable)"),
-                                              scr ? scr->n_valid : 0, scr ? scr->n_failed : 0);
+      g_autofree char *msg = g_strdup_printf (_("Screened %lld images (%lld unreadable)"),
+                                              (long long) (scr ? scr->n_valid : 0), (long long) (scr ? scr->n_failed : 0));
       gtk_label_set_text (self->message_label, msg);
       report (self, NULL, NULL, _("Screening finished"));
     }

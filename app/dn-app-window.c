@@ -357,7 +357,9 @@ load_project_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     dn_app_window_show_error (self, _("Cannot open the project"), error);
   else
     {
-      g_autofree char *msg = g_strdup_printf (_("Opened the project with %u poles"),
+      g_autofree char *msg = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Opened the project with %u pole",
+                                                           "Opened the project with %u poles",
+                                                           dn_app_project_get_n_poles (self->project)),
                                               dn_app_project_get_n_poles (self->project));
       dn_app_window_toast (self, msg);
     }
