@@ -260,6 +260,47 @@ out:
   return st;
 }
 
+/* The window [rx, rx+rw) × [ry, ry+rh) of dn_pil_resize_bilinear (in, out_w, out_h): every output pixel is
+ * computed exactly as the full resize computes it (same coefficients, same passes), only the pixels
+ * outside the window are not computed. The screening pipeline's resize-then-centre-crop computes only
+ * the crop this way (about 3× less work for ImageNet-sized images). */
+static DnStatus
+pil_resize_window (const DnImage *in, int out_w, int out_h, int rx, int ry, int rw, int rh, DnImage *out)
+{
+  memset (out, 0, sizeof *out);
+  Coeffs cv = { 0 }, ch = { 0 };
+  DnImage tmp = { 0 };
+  int32_t *acc = NULL;
+  DnStatus st = precompute_coeffs (in->height, out_h, &cv);
+  if (st != DN_OK)
+    return st;
+  if ((st = precompute_coeffs (in->width, out_w, &ch)) != DN_OK)
+    goto out;
+  /* views of the coefficients for the window's columns and rows */
+  Coeffs hv = { .ksize = ch.ksize, .bounds = ch.bounds + 2 * rx, .kk = ch.kk + (size_t) rx * ch.ksize,
+                .ik = ch.ik + (size_t) rx * ch.ksize };
+  Coeffs vv = { .ksize = cv.ksize, .bounds = cv.bounds + 2 * ry, .kk = cv.kk + (size_t) ry * cv.ksize,
+                .ik = cv.ik + (size_t) ry * cv.ksize };
+  int y0 = vv.bounds[0], y1 = vv.bounds[(rh - 1) * 2] + vv.bounds[(rh - 1) * 2 + 1];
+  if ((st = dn_image_alloc (&tmp, rw, y1 - y0, in->channels, in->type)) != DN_OK)
+    goto out;
+  resample_h (&tmp, in, y0, &hv);
+  acc = malloc ((size_t) rw * in->channels * sizeof *acc);
+  if (!acc)
+    {
+      st = dn_set_error (DN_ERROR_NO_MEMORY, "resize: out of memory");
+      goto out;
+    }
+  if ((st = dn_image_alloc (out, rw, rh, in->channels, in->type)) == DN_OK)
+    resample_v (out, &tmp, &vv, y0, acc);
+out:
+  free (acc);
+  coeffs_free (&cv);
+  coeffs_free (&ch);
+  dn_image_clear (&tmp);
+  return st;
+}
+
 /* cv2 -------------------------------------------------------------------------------------------- */
 
 /* OpenCV's resize with INTER_LINEAR: sample centres (d + 0.5)·scale − 0.5, float weights, border
@@ -519,7 +560,15 @@ dn_preprocess_geometry_only (const DnPreprocess *pp, const DnImage *img, DnImage
       int shrt = w <= h ? w : h, lng = w <= h ? h : w;
       int nl = (int) ((double) ((int64_t) s * lng) / shrt);
       int nw = w <= h ? s : nl, nh = w <= h ? nl : s;
-      if (nw != w || nh != h)
+      if ((nw != w || nh != h) && pp->crop > 0 && pp->crop <= nw && pp->crop <= nh && nw != w && nh != h)
+        {
+          /* resize and centre crop in one: only the crop's pixels (see center_crop for the window) */
+          int top = (int) rint ((nh - pp->crop) / 2.0), left = (int) rint ((nw - pp->crop) / 2.0);
+          if ((st = pil_resize_window (&cur, nw, nh, left, top, pp->crop, pp->crop, &next)) != DN_OK)
+            goto fail;
+          advance (&cur, &next, img);
+        }
+      else if (nw != w || nh != h)
         {
           if ((st = dn_pil_resize_bilinear (&cur, nw, nh, &next)) != DN_OK)
             goto fail;
