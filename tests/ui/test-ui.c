@@ -12,7 +12,9 @@
 #include <adwaita.h>
 #include <glib/gstdio.h>
 
+#include "dn-app-application.h"
 #include "dn-app-demo.h"
+#include "dn-app-preferences.h"
 #include "dn-app-export-dialog.h"
 #include "dn-app-plot.h"
 #include "dn-app-window-private.h"
@@ -547,11 +549,125 @@ test_small (void)
     }
 }
 
+static void
+test_preferences (void)
+{
+  g_autoptr (GSettings) settings = g_settings_new (DN_APP_ID);
+  DnAppPreferences *prefs = dn_app_preferences_new (GTK_WINDOW (win));
+  gtk_window_present (GTK_WINDOW (prefs));
+  settle (0.3);
+  screenshot (GTK_WIDGET (prefs), "11-preferences");
+  /* the device row offers automatic, the CPU backend and every Vulkan device dn_device_enumerate finds */
+  GtkWidget *w = GTK_WIDGET (prefs);
+  AdwComboRow *row = NULL;
+  GtkWidget *stack[64];
+  int sp = 0;
+  stack[sp++] = w;
+  while (sp > 0 && !row)
+    {
+      GtkWidget *x = stack[--sp];
+      if (ADW_IS_COMBO_ROW (x))
+        row = ADW_COMBO_ROW (x);
+      for (GtkWidget *c = gtk_widget_get_first_child (x); c && sp < 64; c = gtk_widget_get_next_sibling (c))
+        stack[sp++] = c;
+    }
+  g_assert_nonnull (row);
+  DnDeviceInfo infos[16];
+  int n_vk = 0, n = dn_device_enumerate (infos, 16);
+  for (int i = 0; i < n; i++)
+    n_vk += infos[i].index >= 0;
+  g_assert_cmpuint (g_list_model_get_n_items (adw_combo_row_get_model (row)), ==, 2 + (guint) n_vk);
+  /* choosing the CPU backend writes the setting the next model open reads */
+  g_assert_cmpint (g_settings_get_int (settings, "device-index"), ==, -1); /* what main() chose */
+  g_assert_cmpuint (adw_combo_row_get_selected (row), ==, 1);
+  adw_combo_row_set_selected (row, 0);
+  g_assert_cmpint (g_settings_get_int (settings, "device-index"), ==, -2);
+  adw_combo_row_set_selected (row, 1);
+  g_assert_cmpint (g_settings_get_int (settings, "device-index"), ==, -1);
+  gtk_window_destroy (GTK_WINDOW (prefs));
+}
+
+static void
+test_shortcuts (void)
+{
+  g_autoptr (GtkBuilder) b = gtk_builder_new_from_resource ("/org/dualneuron/DualNeuron/gtk/help-overlay.ui");
+  GObject *o = gtk_builder_get_object (b, "help_overlay");
+  g_assert_true (GTK_IS_SHORTCUTS_WINDOW (o));
+  gtk_window_destroy (GTK_WINDOW (o));
+}
+
+typedef struct
+{
+  GApplication *app;
+  DnAppWindow *window;
+  char *model;
+  guint polls;
+  gboolean has_actions;
+} AppRun;
+
+static gboolean
+poll_app (gpointer data)
+{
+  AppRun *r = data;
+  r->polls++;
+  if (r->window && _dn_app_window_get_n_opens (r->window) > 0)
+    {
+      r->model = g_strdup (dn_app_project_get_model_name (dn_app_window_get_project (r->window)));
+      r->has_actions = g_action_group_has_action (G_ACTION_GROUP (r->app), "preferences")
+                       && g_action_group_has_action (G_ACTION_GROUP (r->app), "about")
+                       && g_action_group_has_action (G_ACTION_GROUP (r->app), "quit");
+      screenshot (GTK_WIDGET (r->window), "00-application-start");
+      g_application_quit (r->app);
+      return G_SOURCE_REMOVE;
+    }
+  if (r->polls > 600)
+    {
+      g_application_quit (r->app);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_window_added (GtkApplication *app, GtkWindow *window, AppRun *r)
+{
+  if (DN_APP_IS_WINDOW (window))
+    r->window = DN_APP_WINDOW (window);
+}
+
+/* The application as `dualneuron` starts it: one window, on the last model (the built-in twin on a
+ * fresh machine). */
+static void
+test_application (void)
+{
+  g_autoptr (GSettings) settings = g_settings_new (DN_APP_ID);
+  g_settings_reset (settings, "last-model");
+  g_settings_set_int (settings, "device-index", -1);
+  DnAppApplication *app = dn_app_application_new ();
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_HANDLES_OPEN | G_APPLICATION_NON_UNIQUE);
+  AppRun r = { .app = G_APPLICATION (app) };
+  g_signal_connect (app, "window-added", G_CALLBACK (on_window_added), &r);
+  g_timeout_add (100, poll_app, &r);
+  char *argv[] = { (char *) "dualneuron", NULL };
+  int rc = g_application_run (G_APPLICATION (app), 1, argv);
+  g_assert_cmpint (rc, ==, 0);
+  g_assert_nonnull (r.window);
+  g_assert_cmpstr (r.model, ==, "builtin:gabor-v1");
+  g_assert_true (r.has_actions);
+  g_free (r.model);
+  g_object_unref (app);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   adw_init ();
+  /* what AdwApplication does for the app: the style sheet of the resource base path */
+  GtkCssProvider *css = gtk_css_provider_new ();
+  gtk_css_provider_load_from_resource (css, "/org/dualneuron/DualNeuron/style.css");
+  gtk_style_context_add_provider_for_display (gdk_display_get_default (), GTK_STYLE_PROVIDER (css),
+                                              GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
   tmpdir = g_dir_make_tmp ("dn-ui-XXXXXX", NULL);
   g_autoptr (GSettings) settings = g_settings_new (DN_APP_ID);
   g_settings_set_int (settings, "device-index", -1); /* the CPU backend */
@@ -569,6 +685,9 @@ main (int argc, char **argv)
   g_test_add_func ("/ui/demo", test_demo);
   g_test_add_func ("/ui/gallery-large", test_gallery_large);
   g_test_add_func ("/ui/small", test_small);
+  g_test_add_func ("/ui/preferences", test_preferences);
+  g_test_add_func ("/ui/shortcuts", test_shortcuts);
+  g_test_add_func ("/ui/application", test_application);
   int rc = g_test_run ();
   gtk_window_destroy (GTK_WINDOW (win));
   return rc;
