@@ -496,6 +496,13 @@ dn_app_synth_job_run_async (DnAppSynthJob *self, GCancellable *cancellable, GAsy
 gboolean
 dn_app_synth_job_run_finish (DnAppSynthJob *self, GAsyncResult *result, GError **error)
 {
+  /* the blank-image responses first, so that the pages the last poles update show them */
+  if (self->blank)
+    {
+      const DnTwinInfo *info = dn_app_project_get_info (self->project);
+      if (info)
+        dn_app_project_set_blank_responses (self->project, self->blank, info->n_neurons);
+    }
   /* flush what the worker left (the last batch's poles) */
   g_clear_handle_id (&self->idle_id, g_source_remove);
   g_object_ref (self);
@@ -505,12 +512,6 @@ dn_app_synth_job_run_finish (DnAppSynthJob *self, GAsyncResult *result, GError *
     {
       dn_app_project_end_job (self->project);
       self->twin = NULL;
-    }
-  if (self->blank)
-    {
-      const DnTwinInfo *info = dn_app_project_get_info (self->project);
-      if (info)
-        dn_app_project_set_blank_responses (self->project, self->blank, info->n_neurons);
     }
   return g_task_propagate_boolean (G_TASK (result), error);
 }

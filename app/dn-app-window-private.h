@@ -19,5 +19,6 @@ DnAppScreenPanel *_dn_app_window_get_screen_panel (DnAppWindow *self);
 GListModel *_dn_app_window_get_visible_neurons (DnAppWindow *self);
 /* The number of model opens that finished (successfully or not), for tests waiting on one. */
 guint _dn_app_window_get_n_opens (DnAppWindow *self);
+guint _dn_app_window_get_n_imports (DnAppWindow *self);
 
 G_END_DECLS

@@ -18,7 +18,7 @@ struct _DnAppWindow
   AdwApplicationWindow parent_instance;
   GSettings *settings;
   DnAppProject *project;
-  guint n_opens;
+  guint n_opens, n_imports;
 
   /* template */
   AdwViewStack *stack;
@@ -391,10 +391,67 @@ typedef struct
   char *import_source;
 } Choose;
 
+/* Import: a DualNeuron twins folder (or any folder of checkpoints) → one bundle, in a thread, with a
+ * progress dialog that says which member is being read. */
+typedef struct
+{
+  char *source, *dest;
+  GMutex lock;
+  int done, total;
+  char *file;
+  guint idle_id;
+  AdwMessageDialog *dialog; /* main thread */
+  GtkProgressBar *bar;      /* main thread */
+} Import;
+
+static void
+import_free (Import *im)
+{
+  g_clear_handle_id (&im->idle_id, g_source_remove);
+  g_free (im->source);
+  g_free (im->dest);
+  g_free (im->file);
+  g_mutex_clear (&im->lock);
+  g_free (im);
+}
+
+static gboolean
+import_progress_idle (gpointer data)
+{
+  Import *im = data;
+  g_mutex_lock (&im->lock);
+  im->idle_id = 0;
+  int done = im->done, total = im->total;
+  g_autofree char *file = im->file ? g_path_get_basename (im->file) : NULL;
+  g_mutex_unlock (&im->lock);
+  if (im->bar)
+    {
+      gtk_progress_bar_set_fraction (im->bar, total > 0 ? (double) done / (total + 1) : 0);
+      g_autofree char *text = file ? g_strdup_printf (_("Reading %s (%d of %d)"), file, done + 1, total)
+                                   : g_strdup (_("Writing the bundle…"));
+      gtk_progress_bar_set_text (im->bar, text);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+import_progress (int done, int total, const char *file, void *user)
+{
+  Import *im = user;
+  g_mutex_lock (&im->lock);
+  im->done = done;
+  im->total = total;
+  g_free (im->file);
+  im->file = g_strdup (file);
+  if (!im->idle_id)
+    im->idle_id = g_idle_add (import_progress_idle, im);
+  g_mutex_unlock (&im->lock);
+}
+
 static void
 import_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
-  char **paths = task_data; /* [source, dest] */
+  Import *im = task_data;
   DnStatus st = DN_OK;
   DnTwin *twin = NULL;
   DnDevice *dev = NULL;
@@ -403,15 +460,16 @@ import_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   o.backend = DN_BACKEND_CPU;
   GError *error = NULL;
   DnTwinSource src = { 0 };
-  if ((st = dn_twin_source_from_path (paths[0], &src)) != DN_OK || !(dev = dn_device_new (&o, &st))
-      || !(twin = dn_twin_new_from_source (dev, &src, &st)))
+  /* read every member, build the twin once (so that a bundle is only written for a model that runs) */
+  if ((st = dn_twin_source_from_path_progress (im->source, &src, import_progress, im)) != DN_OK
+      || !(dev = dn_device_new (&o, &st)) || !(twin = dn_twin_new_from_source (dev, &src, &st)))
     {
-      g_autofree char *d = g_strdup_printf (_("Cannot read “%s”"), paths[0]);
+      g_autofree char *d = g_strdup_printf (_("Cannot read “%s”"), im->source);
       dn_app_error_from_status (st, d, &error);
     }
-  else if ((st = dn_bundle_write (paths[1], &src)) != DN_OK)
+  else if ((st = dn_bundle_write (im->dest, &src)) != DN_OK)
     {
-      g_autofree char *d = g_strdup_printf (_("Cannot write the bundle “%s”"), paths[1]);
+      g_autofree char *d = g_strdup_printf (_("Cannot write the bundle “%s”"), im->dest);
       dn_app_error_from_status (st, d, &error);
     }
   dn_twin_source_clear (&src);
@@ -428,16 +486,45 @@ import_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   DnAppWindow *self = user_data;
   g_autoptr (GError) error = NULL;
-  char **paths = g_task_get_task_data (G_TASK (result));
-  g_autofree char *dest = g_strdup (paths[1]);
+  Import *im = g_task_get_task_data (G_TASK (result));
+  g_clear_handle_id (&im->idle_id, g_source_remove);
+  if (im->dialog)
+    gtk_window_destroy (GTK_WINDOW (im->dialog));
+  im->dialog = NULL;
+  im->bar = NULL;
+  g_autofree char *dest = g_strdup (im->dest);
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     dn_app_window_show_error (self, _("Import failed"), error);
   else
     {
-      dn_app_window_toast (self, _("Imported the twin into a bundle"));
+      g_autofree char *msg = g_strdup_printf (_("Imported into %s"), dest);
+      dn_app_window_toast (self, msg);
       dn_app_window_open_model (self, dest);
     }
+  self->n_imports++;
   g_object_unref (self);
+}
+
+void
+dn_app_window_import (DnAppWindow *self, const char *folder, const char *bundle)
+{
+  Import *im = g_new0 (Import, 1);
+  g_mutex_init (&im->lock);
+  im->source = g_strdup (folder);
+  im->dest = g_strdup (bundle);
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Importing the Twin"), NULL);
+  g_autofree char *body = g_strdup_printf (_("%s → %s"), folder, bundle);
+  adw_message_dialog_set_body (ADW_MESSAGE_DIALOG (dialog), body);
+  GtkWidget *bar = gtk_progress_bar_new ();
+  gtk_progress_bar_set_show_text (GTK_PROGRESS_BAR (bar), TRUE);
+  gtk_progress_bar_set_text (GTK_PROGRESS_BAR (bar), _("Listing the checkpoints…"));
+  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), bar);
+  im->dialog = ADW_MESSAGE_DIALOG (dialog);
+  im->bar = GTK_PROGRESS_BAR (bar);
+  gtk_window_present (GTK_WINDOW (dialog));
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, import_cb, g_object_ref (self));
+  g_task_set_task_data (task, im, (GDestroyNotify) import_free);
+  g_task_run_in_thread (task, import_thread);
 }
 
 static void
@@ -471,14 +558,9 @@ on_chooser_response (GtkNativeDialog *native, int response, gpointer user_data)
             break;
           case CHOOSE_IMPORT_SOURCE:
             {
-              /* bundle next to the folder: <folder>.h5 */
-              g_autoptr (GTask) task = g_task_new (NULL, NULL, import_cb, g_object_ref (self));
-              char **paths = g_new0 (char *, 3);
-              paths[0] = g_strdup (path);
-              paths[1] = g_strconcat (path, ".h5", NULL);
-              g_task_set_task_data (task, paths, (GDestroyNotify) g_strfreev);
-              dn_app_window_toast (self, _("Importing…"));
-              g_task_run_in_thread (task, import_thread);
+              /* the bundle goes next to the folder: <folder>.h5 */
+              g_autofree char *bundle = g_strconcat (path, ".h5", NULL);
+              dn_app_window_import (self, path, bundle);
             }
             break;
           }
@@ -803,4 +885,10 @@ guint
 _dn_app_window_get_n_opens (DnAppWindow *self)
 {
   return self->n_opens;
+}
+
+guint
+_dn_app_window_get_n_imports (DnAppWindow *self)
+{
+  return self->n_imports;
 }

@@ -17,6 +17,9 @@ DnAppProject *dn_app_window_get_project (DnAppWindow *self);
 /* Opens a model (bundle, checkpoint, folder, builtin:NAME) in the background; errors become a dialog. */
 void dn_app_window_open_model (DnAppWindow *self, const char *spec);
 void dn_app_window_open_project (DnAppWindow *self, const char *path);
+/* Imports a folder of member checkpoints (DualNeuron's twins/<Model>/) into a bundle, with a progress
+ * dialog, then opens the bundle. */
+void dn_app_window_import (DnAppWindow *self, const char *folder, const char *bundle);
 void dn_app_window_select_neuron (DnAppWindow *self, int neuron);
 int dn_app_window_get_selected_neuron (DnAppWindow *self);
 void dn_app_window_show_page (DnAppWindow *self, const char *name);

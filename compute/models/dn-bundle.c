@@ -84,6 +84,13 @@ load_extras (const char *folder, DnTwinSource *src)
 DnStatus
 dn_twin_source_from_path (const char *path, DnTwinSource *src)
 {
+  return dn_twin_source_from_path_progress (path, src, NULL, NULL);
+}
+
+DnStatus
+dn_twin_source_from_path_progress (const char *path, DnTwinSource *src, DnTwinSourceProgressFn progress,
+                                   void *user)
+{
   memset (src, 0, sizeof *src);
   struct stat sb;
   if (stat (path, &sb) != 0)
@@ -120,8 +127,14 @@ dn_twin_source_from_path (const char *path, DnTwinSource *src)
   if (st == DN_OK && !(src->members = calloc ((size_t) n, sizeof *src->members)))
     st = dn_set_error (DN_ERROR_NO_MEMORY, "out of memory");
   for (int i = 0; st == DN_OK && i < n; i++)
-    if ((src->members[i] = dn_weights_from_torch (paths[i], &st)))
-      src->n_members++;
+    {
+      if (progress)
+        progress (i, n, paths[i], user);
+      if ((src->members[i] = dn_weights_from_torch (paths[i], &st)))
+        src->n_members++;
+    }
+  if (st == DN_OK && progress)
+    progress (n, n, NULL, user);
   for (int i = 0; i < n; i++)
     free (paths[i]);
   free (paths);

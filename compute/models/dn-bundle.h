@@ -38,6 +38,11 @@ void dn_twin_source_clear (DnTwinSource *src);
 /* A folder of member checkpoints (sorted by name) with optional mask.npy, correlations.npy and
  * prior.npy / natural_*.npy beside them; or a single checkpoint file. */
 DnStatus dn_twin_source_from_path (const char *path, DnTwinSource *src);
+/* The same, calling @progress before each member checkpoint is read (done = members read so far, of
+ * @total; @file = the one read next) and once at the end (done = total, file NULL). */
+typedef void (*DnTwinSourceProgressFn) (int done, int total, const char *file, void *user);
+DnStatus dn_twin_source_from_path_progress (const char *path, DnTwinSource *src, DnTwinSourceProgressFn progress,
+                                            void *user);
 DnStatus dn_bundle_read (const char *path, DnTwinSource *src);
 /* Writes atomically: a temporary file beside @path, renamed over it when complete. */
 DnStatus dn_bundle_write (const char *path, const DnTwinSource *src);

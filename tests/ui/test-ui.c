@@ -596,6 +596,62 @@ test_shortcuts (void)
   gtk_window_destroy (GTK_WINDOW (o));
 }
 
+static gboolean
+imports_at_least (gpointer data)
+{
+  return _dn_app_window_get_n_imports (win) >= GPOINTER_TO_UINT (data);
+}
+
+static gboolean
+import_dialog_open (gpointer data)
+{
+  return find_toplevel (ADW_TYPE_MESSAGE_DIALOG) != NULL;
+}
+
+/* File > Import: the real V1GrayTaskDriven folder becomes a bundle, which opens; then a short synthesis of
+ * the real neuron 100 and the browser on the real model. */
+static void
+test_import_real (void)
+{
+  const char *shared = g_getenv ("DN_SHARED_DIR");
+  g_assert_nonnull (shared);
+  g_autofree char *folder = g_build_filename (shared, "dualneuron", "V1GrayTaskDriven", NULL);
+  g_assert_true (g_file_test (folder, G_FILE_TEST_IS_DIR));
+  g_autofree char *bundle = g_build_filename (tmpdir, "V1GrayTaskDriven.h5", NULL);
+  guint opens = _dn_app_window_get_n_opens (win);
+  dn_app_window_import (win, folder, bundle);
+  g_assert_true (wait_until (import_dialog_open, NULL, 5));
+  g_assert_true (wait_until (imports_at_least, GUINT_TO_POINTER (1), 120));
+  g_assert_null (find_toplevel (ADW_TYPE_MESSAGE_DIALOG)); /* the progress dialog closed; no error */
+  g_assert_true (g_file_test (bundle, G_FILE_TEST_EXISTS));
+  g_assert_true (wait_until (opens_at_least, GUINT_TO_POINTER (opens + 1), 120));
+  DnAppProject *p = dn_app_window_get_project (win);
+  g_assert_cmpstr (dn_app_project_get_model_spec (p), ==, bundle);
+  const DnTwinInfo *info = dn_app_project_get_info (p);
+  g_assert_cmpint (info->n_neurons, ==, 458);
+  g_assert_cmpint (info->n_members, ==, 5);
+  g_assert_cmpuint (dn_app_project_get_n_poles (p), ==, 0); /* another model: the old results are gone */
+  g_autoptr (DnAppNeuron) row = dn_app_project_get_neuron (p, 100);
+  g_assert_false (isnan (dn_app_neuron_get_value (row, "correlation")));
+  /* the real neuron 100: a short synthesis of both poles from its page's button */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (win), "win.select-neuron", "i", 100));
+  DnAppSynthPanel *panel = _dn_app_window_get_synth_panel (win);
+  gtk_spin_button_set_value (dn_app_synth_panel_get_steps_spin (panel), 24);
+  g_signal_emit_by_name (_dn_app_window_get_neuron_page (win), "synthesize", 100);
+  g_assert_true (dn_app_synth_panel_get_running (panel));
+  g_assert_true (wait_until (synth_done, NULL, 300));
+  const DnAppPole *most = dn_app_project_get_pole (p, 100, 0, 1), *least = dn_app_project_get_pole (p, 100, 0, -1);
+  g_assert_nonnull (most);
+  g_assert_nonnull (least);
+  g_test_message ("real V1 neuron 100, 24 steps: most %.3f (from %.3f), least %.3f, blank %.3f", most->response,
+                  most->initial_response, least->response, dn_app_project_get_blank_response (p, 100));
+  g_assert_cmpfloat (most->response, >, most->initial_response);
+  g_assert_cmpfloat (least->response, <, least->initial_response);
+  g_assert_cmpint (most->n_members, ==, 5);
+  dn_app_window_show_page (win, "browser");
+  screenshot (GTK_WIDGET (win), "12-browser-v1");
+}
+
 typedef struct
 {
   GApplication *app;
@@ -687,6 +743,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ui/small", test_small);
   g_test_add_func ("/ui/preferences", test_preferences);
   g_test_add_func ("/ui/shortcuts", test_shortcuts);
+  g_test_add_func ("/ui/import-real", test_import_real);
   g_test_add_func ("/ui/application", test_application);
   int rc = g_test_run ();
   gtk_window_destroy (GTK_WINDOW (win));
