@@ -12,6 +12,7 @@
 #include "dn-app-error.h"
 #include "dn-app-export.h"
 #include "dn-app-screen-job.h"
+#include "dn-app-util.h"
 #include "dn-h5.h"
 
 void
@@ -86,14 +87,7 @@ write_png (const float *image, int C, int H, int W, const float *mask, const Png
       g_unlink (tmp);
       return dn_app_error_from_status (st, NULL, error);
     }
-  if (g_rename (tmp, path) != 0)
-    {
-      int e = errno;
-      g_unlink (tmp);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "%s: %s", path, g_strerror (e));
-      return FALSE;
-    }
-  return TRUE;
+  return dn_app_file_commit (tmp, path, error);
 }
 
 static double
@@ -159,14 +153,7 @@ h5_out:
       g_unlink (tmp);
       return dn_app_error_from_status (st, NULL, error);
     }
-  if (g_rename (tmp, path) != 0)
-    {
-      int e = errno;
-      g_unlink (tmp);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "%s: %s", path, g_strerror (e));
-      return FALSE;
-    }
-  return TRUE;
+  return dn_app_file_commit (tmp, path, error);
 }
 
 int

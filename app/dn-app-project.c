@@ -2,18 +2,16 @@
 /* SPDX-License-Identifier: MIT */
 #define G_LOG_DOMAIN "dn-app"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
 #include "dn-app-error.h"
 #include "dn-app-project.h"
+#include "dn-app-util.h"
 #include "dn-gabor.h"
 #include "dn-h5.h"
 
@@ -63,10 +61,9 @@ G_DEFINE_FINAL_TYPE (DnAppProject, dn_app_project, G_TYPE_OBJECT)
 
 /* Poles ------------------------------------------------------------------------------------------ */
 
-static void
-pole_free (gpointer data)
+void
+dn_app_pole_free (DnAppPole *p)
 {
-  DnAppPole *p = data;
   if (!p)
     return;
   g_free (p->image);
@@ -212,7 +209,7 @@ static void
 dn_app_project_init (DnAppProject *self)
 {
   self->neurons = g_list_store_new (DN_APP_TYPE_NEURON);
-  self->poles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, pole_free);
+  self->poles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) dn_app_pole_free);
   self->boost = 1.0;
 }
 
@@ -731,20 +728,8 @@ out:
       g_autofree char *detail = g_strdup_printf (_("Cannot save the project “%s”"), path);
       return dn_app_error_from_status (st, detail, error);
     }
-  int fd = g_open (tmp, O_RDONLY, 0);
-  if (fd >= 0)
-    {
-      fsync (fd);
-      close (fd);
-    }
-  if (g_rename (tmp, path) != 0)
-    {
-      int e = errno;
-      g_unlink (tmp);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), _("Cannot save the project “%s”: %s"), path,
-                   g_strerror (e));
-      return FALSE;
-    }
+  if (!dn_app_file_commit (tmp, path, error))
+    return FALSE;
   if (g_strcmp0 (self->path, path) != 0)
     {
       g_free (self->path);
@@ -824,7 +809,7 @@ out:
       if (p->image)
         free (p->image);
       p->image = NULL;
-      pole_free (p);
+      dn_app_pole_free (p);
       p = NULL;
     }
   *stp = st;
@@ -916,7 +901,7 @@ read_project (OpenData *d, GError **error)
     }
   H5_TRY (dn_h5_read_attr_str (h, "/", "model", &model));
   d->spec = g_strdup (model);
-  d->poles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, pole_free);
+  d->poles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) dn_app_pole_free);
   if (dn_h5_exists (h, "/poles"))
     {
       n_neurons = dn_h5_list (h, "/poles", &neurons, &st);

@@ -29,6 +29,8 @@ typedef struct
   double rf_cosine;           /* builtin:gabor-v1, else NaN */
 } DnAppPole;
 
+void dn_app_pole_free (DnAppPole *pole);
+
 typedef struct
 {
   char *dataset;              /* the dataset spec (path or builtin:…) */

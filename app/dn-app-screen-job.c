@@ -11,7 +11,7 @@
 
 struct _DnAppScreenJob
 {
-  GObject parent_instance;
+  DnAppJob parent_instance;
   DnAppProject *project;
   char *dataset;
   int top_k, batch;
@@ -20,74 +20,27 @@ struct _DnAppScreenJob
   char *output;
   GCancellable *cancellable;
 
-  GMutex lock;
-  guint idle_id;
+  /* written by the worker under the job's lock */
   DnScreenProgress progress;
   gint64 failed;
   char *last_failure;
 
-  double fraction;
-  char *message;
-  gint64 n_failed;
+  gint64 n_failed; /* main thread */
 };
 
-enum
-{
-  PROP_0,
-  PROP_FRACTION,
-  PROP_MESSAGE,
-  N_PROPS
-};
-static GParamSpec *properties[N_PROPS];
-
-G_DEFINE_FINAL_TYPE (DnAppScreenJob, dn_app_screen_job, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (DnAppScreenJob, dn_app_screen_job, DN_APP_TYPE_JOB)
 
 static void
 dn_app_screen_job_finalize (GObject *object)
 {
   DnAppScreenJob *self = DN_APP_SCREEN_JOB (object);
-  g_clear_handle_id (&self->idle_id, g_source_remove);
   g_clear_object (&self->project);
   g_clear_object (&self->cancellable);
   dn_dataset_free (self->ds);
   g_free (self->dataset);
   g_free (self->output);
   g_free (self->last_failure);
-  g_free (self->message);
-  g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (dn_app_screen_job_parent_class)->finalize (object);
-}
-
-static void
-dn_app_screen_job_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
-{
-  DnAppScreenJob *self = DN_APP_SCREEN_JOB (object);
-  switch (prop_id)
-    {
-    case PROP_FRACTION: g_value_set_double (value, self->fraction); break;
-    case PROP_MESSAGE: g_value_set_string (value, self->message); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-dn_app_screen_job_class_init (DnAppScreenJobClass *klass)
-{
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-  object_class->finalize = dn_app_screen_job_finalize;
-  object_class->get_property = dn_app_screen_job_get_property;
-  properties[PROP_FRACTION] = g_param_spec_double ("fraction", NULL, NULL, 0, 1, 0,
-                                                   G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-  properties[PROP_MESSAGE] = g_param_spec_string ("message", NULL, NULL, NULL,
-                                                  G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-  g_object_class_install_properties (object_class, N_PROPS, properties);
-}
-
-static void
-dn_app_screen_job_init (DnAppScreenJob *self)
-{
-  g_mutex_init (&self->lock);
-  self->message = g_strdup ("");
 }
 
 DnAppScreenJob *
@@ -101,54 +54,56 @@ dn_app_screen_job_new (DnAppProject *project, const char *dataset, int top_k, in
   return self;
 }
 
-static gboolean
-notify_in_idle (gpointer data)
+/* Main thread: publish the worker's state (DnAppJob's idle). */
+static void
+publish (DnAppJob *job)
 {
-  DnAppScreenJob *self = data;
-  g_mutex_lock (&self->lock);
-  self->idle_id = 0;
+  DnAppScreenJob *self = DN_APP_SCREEN_JOB (job);
+  _dn_app_job_lock (job);
   DnScreenProgress p = self->progress;
   gint64 failed = self->failed;
-  g_mutex_unlock (&self->lock);
-  self->fraction = p.total > 0 ? (double) p.done / (double) p.total : 0;
+  _dn_app_job_unlock (job);
   self->n_failed = failed;
-  g_free (self->message);
   g_autofree char *eta = p.eta_s >= 0 ? g_strdup_printf (_(" · about %.0f s left"), p.eta_s) : g_strdup ("");
   g_autofree char *fail = failed > 0 ? g_strdup_printf (_(" · %lld unreadable"), (long long) failed) : g_strdup ("");
-  self->message = g_strdup_printf (_("%lld of %lld images · %.0f images/s%s%s"),
-                                   (long long) p.done, (long long) p.total, p.items_per_s, eta, fail);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MESSAGE]);
-  return G_SOURCE_REMOVE;
+  g_autofree char *message = g_strdup_printf (_("%lld of %lld images · %.0f images/s%s%s"), (long long) p.done,
+                                              (long long) p.total, p.items_per_s, eta, fail);
+  _dn_app_job_set_progress (job, p.total > 0 ? (double) p.done / (double) p.total : 0, message);
 }
 
 static void
-schedule_locked (DnAppScreenJob *self)
+dn_app_screen_job_class_init (DnAppScreenJobClass *klass)
 {
-  if (self->idle_id == 0)
-    self->idle_id = g_idle_add_full (G_PRIORITY_LOW, notify_in_idle, g_object_ref (self), g_object_unref);
+  G_OBJECT_CLASS (klass)->finalize = dn_app_screen_job_finalize;
+  DN_APP_JOB_CLASS (klass)->publish = publish;
 }
+
+static void
+dn_app_screen_job_init (DnAppScreenJob *self)
+{
+}
+
 
 static void
 on_progress (const DnScreenProgress *p, void *user)
 {
   DnAppScreenJob *self = user;
-  g_mutex_lock (&self->lock);
+  _dn_app_job_lock (DN_APP_JOB (self));
   self->progress = *p;
-  schedule_locked (self);
-  g_mutex_unlock (&self->lock);
+  _dn_app_job_schedule_locked (DN_APP_JOB (self));
+  _dn_app_job_unlock (DN_APP_JOB (self));
 }
 
 static void
 on_failure (gint64 index, const char *id, const char *reason, void *user)
 {
   DnAppScreenJob *self = user;
-  g_mutex_lock (&self->lock);
+  _dn_app_job_lock (DN_APP_JOB (self));
   self->failed++;
   g_free (self->last_failure);
   self->last_failure = g_strdup_printf ("%s: %s", id, reason);
-  schedule_locked (self);
-  g_mutex_unlock (&self->lock);
+  _dn_app_job_schedule_locked (DN_APP_JOB (self));
+  _dn_app_job_unlock (DN_APP_JOB (self));
   g_message ("screening: skipped %s: %s", id, reason);
 }
 
@@ -254,10 +209,7 @@ dn_app_screen_job_run_async (DnAppScreenJob *self, GCancellable *cancellable, GA
 gboolean
 dn_app_screen_job_run_finish (DnAppScreenJob *self, GAsyncResult *result, GError **error)
 {
-  g_clear_handle_id (&self->idle_id, g_source_remove);
-  g_object_ref (self);
-  notify_in_idle (self);
-  g_object_unref (self);
+  _dn_app_job_flush (DN_APP_JOB (self));
   if (self->twin)
     {
       dn_app_project_end_job (self->project);
@@ -268,18 +220,6 @@ dn_app_screen_job_run_finish (DnAppScreenJob *self, GAsyncResult *result, GError
     return FALSE;
   dn_app_project_set_screening (self->project, s);
   return TRUE;
-}
-
-double
-dn_app_screen_job_get_fraction (DnAppScreenJob *self)
-{
-  return self->fraction;
-}
-
-const char *
-dn_app_screen_job_get_message (DnAppScreenJob *self)
-{
-  return self->message;
 }
 
 gint64

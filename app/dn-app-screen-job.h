@@ -5,19 +5,18 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include "dn-app-job.h"
 #include "dn-app-project.h"
 
 G_BEGIN_DECLS
 
 #define DN_APP_TYPE_SCREEN_JOB (dn_app_screen_job_get_type ())
-G_DECLARE_FINAL_TYPE (DnAppScreenJob, dn_app_screen_job, DN_APP, SCREEN_JOB, GObject)
+G_DECLARE_FINAL_TYPE (DnAppScreenJob, dn_app_screen_job, DN_APP, SCREEN_JOB, DnAppJob)
 
 DnAppScreenJob *dn_app_screen_job_new (DnAppProject *project, const char *dataset, int top_k, int batch);
 void dn_app_screen_job_run_async (DnAppScreenJob *self, GCancellable *cancellable, GAsyncReadyCallback callback,
                                   gpointer user_data);
 gboolean dn_app_screen_job_run_finish (DnAppScreenJob *self, GAsyncResult *result, GError **error);
-double dn_app_screen_job_get_fraction (DnAppScreenJob *self);
-const char *dn_app_screen_job_get_message (DnAppScreenJob *self);
 gint64 dn_app_screen_job_get_n_failed (DnAppScreenJob *self);
 
 /* The model-space image (C,H,W) of a dataset item, as the twin sees it (for thumbnails); NULL + error. */

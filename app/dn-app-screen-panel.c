@@ -7,7 +7,7 @@
 #include "dn-app-plot.h"
 #include "dn-app-screen-job.h"
 #include "dn-app-screen-panel.h"
-#include "dn-app-window.h"
+#include "dn-app-util.h"
 
 struct _DnAppScreenPanel
 {
@@ -29,22 +29,6 @@ struct _DnAppScreenPanel
 G_DEFINE_FINAL_TYPE (DnAppScreenPanel, dn_app_screen_panel, GTK_TYPE_WIDGET)
 
 static const char *builtins[] = { "builtin:gratings", "builtin:plaids", "builtin:noise", "builtin:shapes" };
-
-static void
-report (DnAppScreenPanel *self, const char *title, const GError *error, const char *message)
-{
-  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
-  if (!DN_APP_IS_WINDOW (root))
-    {
-      if (error)
-        g_message ("%s: %s", title, error->message);
-      return;
-    }
-  if (error)
-    dn_app_window_show_error (DN_APP_WINDOW (root), title, error);
-  else
-    dn_app_window_toast (DN_APP_WINDOW (root), message);
-}
 
 static void
 update_population (DnAppScreenPanel *self)
@@ -88,8 +72,8 @@ set_running (DnAppScreenPanel *self, gboolean running)
 static void
 on_progress (DnAppScreenPanel *self)
 {
-  gtk_progress_bar_set_fraction (self->progress_bar, dn_app_screen_job_get_fraction (self->job));
-  gtk_label_set_text (self->message_label, dn_app_screen_job_get_message (self->job));
+  gtk_progress_bar_set_fraction (self->progress_bar, dn_app_job_get_fraction (DN_APP_JOB (self->job)));
+  gtk_label_set_text (self->message_label, dn_app_job_get_message (DN_APP_JOB (self->job)));
 }
 
 static void
@@ -105,12 +89,12 @@ run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_autofree char *msg = g_strdup_printf (_("Screened %lld images (%lld unreadable)"),
                                               (long long) (scr ? scr->n_valid : 0), (long long) (scr ? scr->n_failed : 0));
       gtk_label_set_text (self->message_label, msg);
-      report (self, NULL, NULL, _("Screening finished"));
+      dn_app_report (GTK_WIDGET (self), NULL, NULL, _("Screening finished"));
     }
   else
     {
       gtk_label_set_text (self->message_label, error->message);
-      report (self, _("Screening stopped"), error, NULL);
+      dn_app_report (GTK_WIDGET (self), _("Screening stopped"), error, NULL);
     }
   g_signal_handlers_disconnect_by_data (job, self);
   if (self->job == job)

@@ -15,7 +15,7 @@
 
 struct _DnAppSynthJob
 {
-  GObject parent_instance;
+  DnAppJob parent_instance;
   DnAppProject *project;
   char *preset;
   int steps;
@@ -25,8 +25,7 @@ struct _DnAppSynthJob
   GCancellable *cancellable;
   float *prior;                 /* Fourier amplitude prior (malloc'd by compute) */
 
-  GMutex lock;                  /* guards the fields below, written by the worker */
-  guint idle_id;
+  /* written by the worker under the job's lock */
   int jobs_done, step, n_steps, batch_n, batch_cap, batch_start;
   gboolean batch_finished;      /* the batch's poles are in `finished`; the next progress starts a batch */
   float *preview;               /* (batch_n, C,H,W) latest images */
@@ -37,8 +36,6 @@ struct _DnAppSynthJob
   gint64 t_start;
 
   /* main-thread state */
-  double fraction;
-  char *message;
   GPtrArray *textures;          /* GdkTexture per job of the batch in flight */
   GArray **curves;              /* main-thread copies */
   int curves_n, curves_start;
@@ -47,20 +44,14 @@ struct _DnAppSynthJob
 
 enum
 {
-  PROP_0,
-  PROP_FRACTION,
-  PROP_MESSAGE,
-  N_PROPS
-};
-static GParamSpec *properties[N_PROPS];
-enum
-{
   SIGNAL_PREVIEW,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
 
-G_DEFINE_FINAL_TYPE (DnAppSynthJob, dn_app_synth_job, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (DnAppSynthJob, dn_app_synth_job, DN_APP_TYPE_JOB)
+
+static void publish (DnAppJob *job);
 
 static void
 free_curves (GArray **curves, int n)
@@ -77,7 +68,6 @@ static void
 dn_app_synth_job_finalize (GObject *object)
 {
   DnAppSynthJob *self = DN_APP_SYNTH_JOB (object);
-  g_clear_handle_id (&self->idle_id, g_source_remove);
   g_clear_object (&self->project);
   g_clear_object (&self->cancellable);
   g_free (self->preset);
@@ -88,22 +78,8 @@ dn_app_synth_job_finalize (GObject *object)
   free_curves (self->curves, self->curves_n);
   g_ptr_array_unref (self->finished);
   g_ptr_array_unref (self->textures);
-  g_free (self->message);
   g_free (self->blank);
-  g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (dn_app_synth_job_parent_class)->finalize (object);
-}
-
-static void
-dn_app_synth_job_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
-{
-  DnAppSynthJob *self = DN_APP_SYNTH_JOB (object);
-  switch (prop_id)
-    {
-    case PROP_FRACTION: g_value_set_double (value, self->fraction); break;
-    case PROP_MESSAGE: g_value_set_string (value, self->message); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
 }
 
 static void
@@ -111,34 +87,16 @@ dn_app_synth_job_class_init (DnAppSynthJobClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   object_class->finalize = dn_app_synth_job_finalize;
-  object_class->get_property = dn_app_synth_job_get_property;
-  properties[PROP_FRACTION] = g_param_spec_double ("fraction", NULL, NULL, 0, 1, 0,
-                                                   G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-  properties[PROP_MESSAGE] = g_param_spec_string ("message", NULL, NULL, NULL,
-                                                  G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-  g_object_class_install_properties (object_class, N_PROPS, properties);
+  DN_APP_JOB_CLASS (klass)->publish = publish;
   signals[SIGNAL_PREVIEW] = g_signal_new ("preview", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                                           NULL, G_TYPE_NONE, 0);
 }
 
 static void
-pole_free (gpointer data)
-{
-  DnAppPole *p = data;
-  g_free (p->image);
-  g_free (p->alpha);
-  g_free (p->activations);
-  g_free (p->member_responses);
-  g_free (p);
-}
-
-static void
 dn_app_synth_job_init (DnAppSynthJob *self)
 {
-  g_mutex_init (&self->lock);
-  self->finished = g_ptr_array_new_with_free_func (pole_free);
+  self->finished = g_ptr_array_new_with_free_func ((GDestroyNotify) dn_app_pole_free);
   self->textures = g_ptr_array_new_with_free_func (g_object_unref);
-  self->message = g_strdup ("");
 }
 
 int *
@@ -220,13 +178,12 @@ dn_app_synth_job_get_n_jobs (DnAppSynthJob *self)
   return self->n_jobs;
 }
 
-/* Main thread: publish the worker's state. */
-static gboolean
-notify_in_idle (gpointer data)
+/* Main thread: publish the worker's state (DnAppJob's idle). */
+static void
+publish (DnAppJob *job)
 {
-  DnAppSynthJob *self = data;
-  g_mutex_lock (&self->lock);
-  self->idle_id = 0;
+  DnAppSynthJob *self = DN_APP_SYNTH_JOB (job);
+  _dn_app_job_lock (job);
   int done = self->jobs_done, step = self->step, n_steps = MAX (1, self->n_steps), bn = self->batch_n;
   gboolean have_preview = self->preview_new;
   self->preview_new = FALSE;
@@ -263,43 +220,30 @@ notify_in_idle (gpointer data)
   for (int i = 0; i < bn && self->curves_w; i++)
     self->curves[i] = g_array_copy (self->curves_w[i]);
   GPtrArray *finished = self->finished;
-  self->finished = g_ptr_array_new_with_free_func (pole_free);
+  self->finished = g_ptr_array_new_with_free_func ((GDestroyNotify) dn_app_pole_free);
   double elapsed = (g_get_monotonic_time () - self->t_start) / 1e6;
-  g_mutex_unlock (&self->lock);
+  _dn_app_job_unlock (job);
 
   for (guint i = 0; i < finished->len; i++)
     dn_app_project_add_pole (self->project, g_ptr_array_index (finished, i));
   g_ptr_array_unref (finished);
 
   double f = (done + (self->batch_finished ? 0 : (double) bn * step / n_steps)) / MAX (1, self->n_jobs);
-  self->fraction = CLAMP (f, 0, 1);
-  g_free (self->message);
+  g_autofree char *message = NULL;
   if (f > 0.001 && elapsed > 1)
-    {
-      double eta = elapsed * (1 - f) / f;
-      self->message = g_strdup_printf (_("%d of %d poles · step %d of %d · about %.0f s left"), done, self->n_jobs,
-                                       step, n_steps, eta);
-    }
+    message = g_strdup_printf (_("%d of %d poles · step %d of %d · about %.0f s left"), done, self->n_jobs, step,
+                               n_steps, elapsed * (1 - f) / f);
   else
-    self->message = g_strdup_printf (_("%d of %d poles · step %d of %d"), done, self->n_jobs, step, n_steps);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MESSAGE]);
+    message = g_strdup_printf (_("%d of %d poles · step %d of %d"), done, self->n_jobs, step, n_steps);
+  _dn_app_job_set_progress (job, f, message);
   g_signal_emit (self, signals[SIGNAL_PREVIEW], 0);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-schedule_locked (DnAppSynthJob *self)
-{
-  if (self->idle_id == 0)
-    self->idle_id = g_idle_add_full (G_PRIORITY_LOW, notify_in_idle, g_object_ref (self), g_object_unref);
 }
 
 static void
 on_progress (int jobs_done, int n_jobs, int step, int n_steps, const float *resp, void *user)
 {
   DnAppSynthJob *self = user;
-  g_mutex_lock (&self->lock);
+  _dn_app_job_lock (DN_APP_JOB (self));
   if (self->batch_finished || !self->curves_w)
     {
       int bn = MIN (self->n_jobs - jobs_done, self->batch_cap);
@@ -319,22 +263,22 @@ on_progress (int jobs_done, int n_jobs, int step, int n_steps, const float *resp
       float v = resp[i];
       g_array_append_val (self->curves_w[i], v);
     }
-  schedule_locked (self);
-  g_mutex_unlock (&self->lock);
+  _dn_app_job_schedule_locked (DN_APP_JOB (self));
+  _dn_app_job_unlock (DN_APP_JOB (self));
 }
 
 static void
 on_preview (int jobs_done, int n, int C, int H, int W, const float *images, void *user)
 {
   DnAppSynthJob *self = user;
-  g_mutex_lock (&self->lock);
+  _dn_app_job_lock (DN_APP_JOB (self));
   g_free (self->preview);
   self->preview = g_memdup2 (images, (gsize) n * C * H * W * sizeof (float));
   self->C = C, self->H = H, self->W = W;
   self->batch_n = n;
   self->preview_new = TRUE;
-  schedule_locked (self);
-  g_mutex_unlock (&self->lock);
+  _dn_app_job_schedule_locked (DN_APP_JOB (self));
+  _dn_app_job_unlock (DN_APP_JOB (self));
 }
 
 static bool
@@ -348,7 +292,7 @@ static DnStatus
 on_batch_done (const DnSynthResult *r, int n, void *user)
 {
   DnAppSynthJob *self = user;
-  g_mutex_lock (&self->lock);
+  _dn_app_job_lock (DN_APP_JOB (self));
   int first = self->batch_start;
   for (int i = 0; i < n; i++)
     {
@@ -374,8 +318,8 @@ on_batch_done (const DnSynthResult *r, int n, void *user)
     }
   self->jobs_done = first + n;
   self->batch_finished = TRUE; /* the curves stay on show until the next batch starts */
-  schedule_locked (self);
-  g_mutex_unlock (&self->lock);
+  _dn_app_job_schedule_locked (DN_APP_JOB (self));
+  _dn_app_job_unlock (DN_APP_JOB (self));
   return DN_OK;
 }
 
@@ -503,29 +447,14 @@ dn_app_synth_job_run_finish (DnAppSynthJob *self, GAsyncResult *result, GError *
       if (info)
         dn_app_project_set_blank_responses (self->project, self->blank, info->n_neurons);
     }
-  /* flush what the worker left (the last batch's poles) */
-  g_clear_handle_id (&self->idle_id, g_source_remove);
-  g_object_ref (self);
-  notify_in_idle (self);
-  g_object_unref (self);
+  /* publish what the worker left (the last batch's poles) */
+  _dn_app_job_flush (DN_APP_JOB (self));
   if (self->twin)
     {
       dn_app_project_end_job (self->project);
       self->twin = NULL;
     }
   return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-double
-dn_app_synth_job_get_fraction (DnAppSynthJob *self)
-{
-  return self->fraction;
-}
-
-const char *
-dn_app_synth_job_get_message (DnAppSynthJob *self)
-{
-  return self->message;
 }
 
 guint

@@ -4,12 +4,13 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include "dn-app-job.h"
 #include "dn-app-project.h"
 
 G_BEGIN_DECLS
 
 #define DN_APP_TYPE_SYNTH_JOB (dn_app_synth_job_get_type ())
-G_DECLARE_FINAL_TYPE (DnAppSynthJob, dn_app_synth_job, DN_APP, SYNTH_JOB, GObject)
+G_DECLARE_FINAL_TYPE (DnAppSynthJob, dn_app_synth_job, DN_APP, SYNTH_JOB, DnAppJob)
 
 /* @preset "v1-pixel" or "v4-fourier"; @steps ≤ 0 keeps the preset's. Neurons × seeds × poles jobs. */
 DnAppSynthJob *dn_app_synth_job_new (DnAppProject *project, const char *preset, int steps, const int *neurons,
@@ -19,8 +20,6 @@ void dn_app_synth_job_run_async (DnAppSynthJob *self, GCancellable *cancellable,
                                  gpointer user_data);
 gboolean dn_app_synth_job_run_finish (DnAppSynthJob *self, GAsyncResult *result, GError **error);
 
-double dn_app_synth_job_get_fraction (DnAppSynthJob *self);
-const char *dn_app_synth_job_get_message (DnAppSynthJob *self);
 /* The batch in flight: previews (textures, one per job of the batch) and the activation curve of each. */
 guint dn_app_synth_job_get_n_previews (DnAppSynthJob *self);
 GdkTexture *dn_app_synth_job_get_preview (DnAppSynthJob *self, guint i);

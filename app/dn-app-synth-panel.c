@@ -7,7 +7,7 @@
 #include "dn-app-plot.h"
 #include "dn-app-synth-job.h"
 #include "dn-app-synth-panel.h"
-#include "dn-app-window.h"
+#include "dn-app-util.h"
 
 struct _DnAppSynthPanel
 {
@@ -34,22 +34,6 @@ G_DEFINE_FINAL_TYPE (DnAppSynthPanel, dn_app_synth_panel, GTK_TYPE_WIDGET)
 static const char *presets[] = { "v1-pixel", "gabor-pixel", "v4-fourier" };
 
 static void
-report (DnAppSynthPanel *self, const char *title, const GError *error, const char *message)
-{
-  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
-  if (!DN_APP_IS_WINDOW (root))
-    {
-      if (error)
-        g_message ("%s: %s", title, error->message);
-      return;
-    }
-  if (error)
-    dn_app_window_show_error (DN_APP_WINDOW (root), title, error);
-  else
-    dn_app_window_toast (DN_APP_WINDOW (root), message);
-}
-
-static void
 set_running (DnAppSynthPanel *self, gboolean running)
 {
   gtk_widget_set_sensitive (self->start_button, !running);
@@ -59,8 +43,8 @@ set_running (DnAppSynthPanel *self, gboolean running)
 static void
 on_progress (DnAppSynthPanel *self)
 {
-  gtk_progress_bar_set_fraction (self->progress_bar, dn_app_synth_job_get_fraction (self->job));
-  gtk_label_set_text (self->message_label, dn_app_synth_job_get_message (self->job));
+  gtk_progress_bar_set_fraction (self->progress_bar, dn_app_job_get_fraction (DN_APP_JOB (self->job)));
+  gtk_label_set_text (self->message_label, dn_app_job_get_message (DN_APP_JOB (self->job)));
 }
 
 static void
@@ -125,12 +109,12 @@ run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                               dn_app_synth_job_get_n_jobs (job));
       gtk_label_set_text (self->message_label, msg);
       gtk_progress_bar_set_fraction (self->progress_bar, 1.0);
-      report (self, NULL, NULL, msg);
+      dn_app_report (GTK_WIDGET (self), NULL, NULL, msg);
     }
   else
     {
       gtk_label_set_text (self->message_label, error->message);
-      report (self, _("Synthesis stopped"), error, NULL);
+      dn_app_report (GTK_WIDGET (self), _("Synthesis stopped"), error, NULL);
     }
   g_signal_handlers_disconnect_by_data (job, self);
   if (self->job == job)
@@ -154,7 +138,7 @@ on_start (DnAppSynthPanel *self)
                                                   info->n_neurons, &n, &error);
   if (!neurons)
     {
-      report (self, _("Cannot start the synthesis"), error, NULL);
+      dn_app_report (GTK_WIDGET (self), _("Cannot start the synthesis"), error, NULL);
       return;
     }
   gboolean most = gtk_switch_get_active (self->most_switch), least = gtk_switch_get_active (self->least_switch);
@@ -162,7 +146,7 @@ on_start (DnAppSynthPanel *self)
     {
       g_autoptr (GError) e = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                                                   _("Choose the most or the least exciting pole (or both)"));
-      report (self, _("Cannot start the synthesis"), e, NULL);
+      dn_app_report (GTK_WIDGET (self), _("Cannot start the synthesis"), e, NULL);
       return;
     }
   guint pi = adw_combo_row_get_selected (self->preset_row);

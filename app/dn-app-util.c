@@ -1,0 +1,47 @@
+/* dn-app-util.c: see dn-app-util.h. */
+/* SPDX-License-Identifier: MIT */
+#define G_LOG_DOMAIN "dn-app"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "dn-app-util.h"
+#include "dn-app-window.h"
+
+gboolean
+dn_app_file_commit (const char *tmp, const char *path, GError **error)
+{
+  int fd = g_open (tmp, O_RDONLY, 0);
+  if (fd >= 0)
+    {
+      fsync (fd);
+      close (fd);
+    }
+  if (g_rename (tmp, path) != 0)
+    {
+      int e = errno;
+      g_unlink (tmp);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "%s: %s", path, g_strerror (e));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+dn_app_report (GtkWidget *widget, const char *title, const GError *error, const char *message)
+{
+  GtkRoot *root = gtk_widget_get_root (widget);
+  if (!DN_APP_IS_WINDOW (root))
+    {
+      if (error)
+        g_message ("%s: %s", title, error->message);
+      return;
+    }
+  if (error)
+    dn_app_window_show_error (DN_APP_WINDOW (root), title, error);
+  else
+    dn_app_window_toast (DN_APP_WINDOW (root), message);
+}

@@ -1,0 +1,17 @@
+/* dn-app-util.h: small helpers shared by the app's classes. */
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+/* Makes a finished temporary file the real one: fsync, then rename @tmp over @path. On failure @tmp is
+ * removed and @error names @path. */
+gboolean dn_app_file_commit (const char *tmp, const char *path, GError **error);
+
+/* Tells the user, through the window that holds @widget: a dialog with @title for @error, else a toast
+ * with @message. Without such a window (a widget not shown yet) the error is logged. */
+void dn_app_report (GtkWidget *widget, const char *title, const GError *error, const char *message);
+
+G_END_DECLS
