@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 
 #include "dn-app-gallery.h"
+#include "dn-app-util.h"
 
 struct _DnAppGallery
 {
@@ -191,10 +192,7 @@ dn_app_gallery_dispose (GObject *object)
   DnAppGallery *self = DN_APP_GALLERY (object);
   if (self->project)
     g_signal_handlers_disconnect_by_data (self->project, self);
-  gtk_widget_dispose_template (GTK_WIDGET (self), DN_APP_TYPE_GALLERY);
-  GtkWidget *child;
-  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))))
-    gtk_widget_unparent (child);
+  dn_app_dispose_template (GTK_WIDGET (self), DN_APP_TYPE_GALLERY);
   g_clear_object (&self->project);
   g_clear_object (&self->filtered);
   g_clear_object (&self->settings);

@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "dn-app-neuron-page.h"
+#include "dn-app-util.h"
 #include "dn-app-plot.h"
 #include "dn-app-screen-job.h"
 
@@ -298,10 +299,7 @@ dn_app_neuron_page_dispose (GObject *object)
   DnAppNeuronPage *self = DN_APP_NEURON_PAGE (object);
   if (self->project)
     g_signal_handlers_disconnect_by_data (self->project, self);
-  gtk_widget_dispose_template (GTK_WIDGET (self), DN_APP_TYPE_NEURON_PAGE);
-  GtkWidget *child;
-  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))))
-    gtk_widget_unparent (child);
+  dn_app_dispose_template (GTK_WIDGET (self), DN_APP_TYPE_NEURON_PAGE);
   g_clear_object (&self->project);
   G_OBJECT_CLASS (dn_app_neuron_page_parent_class)->dispose (object);
 }

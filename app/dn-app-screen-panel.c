@@ -205,10 +205,7 @@ dn_app_screen_panel_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->project, self);
   if (self->job)
     g_signal_handlers_disconnect_by_data (self->job, self);
-  gtk_widget_dispose_template (GTK_WIDGET (self), DN_APP_TYPE_SCREEN_PANEL);
-  GtkWidget *child;
-  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))))
-    gtk_widget_unparent (child);
+  dn_app_dispose_template (GTK_WIDGET (self), DN_APP_TYPE_SCREEN_PANEL);
   g_clear_object (&self->project);
   g_clear_object (&self->settings);
   G_OBJECT_CLASS (dn_app_screen_panel_parent_class)->dispose (object);

@@ -45,3 +45,12 @@ dn_app_report (GtkWidget *widget, const char *title, const GError *error, const 
   else
     dn_app_window_toast (DN_APP_WINDOW (root), message);
 }
+
+void
+dn_app_dispose_template (GtkWidget *widget, GType type)
+{
+  gtk_widget_dispose_template (widget, type);
+  GtkWidget *child;
+  while ((child = gtk_widget_get_first_child (widget)))
+    gtk_widget_unparent (child);
+}

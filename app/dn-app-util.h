@@ -14,4 +14,8 @@ gboolean dn_app_file_commit (const char *tmp, const char *path, GError **error);
  * with @message. Without such a window (a widget not shown yet) the error is logged. */
 void dn_app_report (GtkWidget *widget, const char *title, const GError *error, const char *message);
 
+/* dispose for a widget made from a template with a bin layout: the template's objects, then any child
+ * left (GTK 4.8 warns about children left at finalize). */
+void dn_app_dispose_template (GtkWidget *widget, GType type);
+
 G_END_DECLS
