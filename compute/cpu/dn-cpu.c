@@ -5,6 +5,7 @@
  * until all chunks are done. Jobs are not nested: a kernel called from a worker runs serially.
  * SPDX-License-Identifier: MIT
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -85,9 +86,25 @@ worker_main (void *data)
   return NULL;
 }
 
+void
+dn_cpu_tune_malloc (void)
+{
+  /* The CPU kernels allocate per-call temporaries (im2col columns, partial sums) of a few hundred KiB
+   * to a few MiB, and screening decodes images of that size on every worker. glibc hands such blocks
+   * to mmap and trims its arenas after each free, so every call paid fresh page faults and TLB
+   * shootdowns (a fifth of a synthesis step, bench-synth). Keep them in the heap for reuse instead.
+   * Process-wide and idempotent; it only changes how freed memory is kept. */
+  static atomic_flag done = ATOMIC_FLAG_INIT;
+  if (atomic_flag_test_and_set (&done))
+    return;
+  mallopt (M_MMAP_THRESHOLD, 64 << 20);
+  mallopt (M_TRIM_THRESHOLD, 256 << 20);
+}
+
 DnCpuPool *
 dn_cpu_pool_new (int n_threads, DnStatus *status)
 {
+  dn_cpu_tune_malloc ();
   DnCpuPool *p = calloc (1, sizeof *p);
   if (!p)
     {

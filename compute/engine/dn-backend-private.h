@@ -43,6 +43,8 @@ void dn_buffer_unref (DnBuffer *buf);
 
 /* cpu/dn-cpu.c */
 DnCpuPool *dn_cpu_pool_new (int n_threads, DnStatus *status);
+/* Keeps freed blocks of up to 64 MiB in the heap (no mmap/munmap and page faults per call). */
+void dn_cpu_tune_malloc (void);
 void dn_cpu_pool_free (DnCpuPool *pool);
 int dn_cpu_count (void);
 uint64_t dn_cpu_memory_bytes (void);

@@ -4,7 +4,6 @@
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
-#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dn-backend-private.h" /* dn_cpu_tune_malloc */
 #include "dn-screen-private.h"
 
 #define RING 3
@@ -352,17 +352,8 @@ dn_screen_run (DnTwin *twin, DnDataset *ds, const char *output, const DnScreenOp
       opts = &defaults;
     }
   const DnScreenOptions *o = opts;
-  /* Decoding allocates and frees image buffers of a few hundred KiB per item on every worker thread.
-   * glibc would hand those to mmap and trim its arenas after each free, so every image would pay
-   * fresh page faults and TLB shootdowns (a fifth of the run time in bench-screen): keep such buffers
-   * in the heap instead. Process-wide, once; it only affects how freed memory is kept for reuse. */
-  static bool malloc_tuned;
-  if (!malloc_tuned)
-    {
-      mallopt (M_MMAP_THRESHOLD, 32 << 20);
-      mallopt (M_TRIM_THRESHOLD, 256 << 20);
-      malloc_tuned = true;
-    }
+  /* decoding allocates and frees image buffers of a few hundred KiB per item on every worker */
+  dn_cpu_tune_malloc ();
   if (o->top_k < 0 || o->batch < 1 || o->n_shards < 1 || o->shard_index < 0 || o->shard_index >= o->n_shards)
     return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "screen: bad options (top_k %d, batch %d, shard %d/%d)", o->top_k,
                          o->batch, o->shard_index + 1, o->n_shards);
