@@ -19,6 +19,8 @@ struct _DnAppSynthJob
   DnAppProject *project;
   char *preset;
   int steps;
+  double lr, noise, jitter; /* overrides of the preset, NaN = the preset's */
+  int n_crops;              /* 0 = the preset's */
   DnSynthJob *jobs;
   int n_jobs;
   DnTwin *twin;                 /* borrowed from the project while running */
@@ -161,6 +163,7 @@ dn_app_synth_job_new (DnAppProject *project, const char *preset, int steps, cons
   self->project = g_object_ref (project);
   self->preset = g_strdup (preset);
   self->steps = steps;
+  self->lr = self->noise = self->jitter = NAN;
   int per = (most ? 1 : 0) + (least ? 1 : 0);
   self->jobs = g_new0 (DnSynthJob, MAX (1, n_neurons * n_seeds * per));
   for (int i = 0; i < n_neurons; i++)
@@ -170,6 +173,15 @@ dn_app_synth_job_new (DnAppProject *project, const char *preset, int steps, cons
           self->jobs[self->n_jobs++] = (DnSynthJob) { .neuron = neurons[i], .seed = (guint32) s,
                                                       .weight = w == 0 ? 1 : -1 };
   return self;
+}
+
+void
+dn_app_synth_job_set_overrides (DnAppSynthJob *self, double lr, double noise, int n_crops, double jitter)
+{
+  self->lr = lr;
+  self->noise = noise;
+  self->n_crops = n_crops;
+  self->jitter = jitter;
 }
 
 int
@@ -363,6 +375,20 @@ run_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *canc
     }
   if (self->steps > 0)
     p.steps = self->steps;
+  if (!isnan (self->lr))
+    p.lr = self->lr;
+  if (!isnan (self->noise))
+    p.noise = self->noise;
+  if (!isnan (self->jitter))
+    p.jitter = self->jitter;
+  if (self->n_crops > 0)
+    p.n_crops = self->n_crops;
+  if ((st = dn_synth_params_check (&p, self->twin)) != DN_OK)
+    {
+      dn_app_error_from_status (st, _("Synthesis parameters"), &error);
+      g_task_return_error (task, error);
+      return;
+    }
   p.magnitude = self->prior;
   if (!(self->blank = blank_responses (self->twin, &error)))
     {

@@ -15,6 +15,8 @@ G_DECLARE_FINAL_TYPE (DnAppSynthJob, dn_app_synth_job, DN_APP, SYNTH_JOB, DnAppJ
 /* @preset "v1-pixel" or "v4-fourier"; @steps ≤ 0 keeps the preset's. Neurons × seeds × poles jobs. */
 DnAppSynthJob *dn_app_synth_job_new (DnAppProject *project, const char *preset, int steps, const int *neurons,
                                      int n_neurons, int n_seeds, gboolean most, gboolean least);
+/* Parameters that replace the preset's (NaN or 0 = keep the preset's); checked when the run starts. */
+void dn_app_synth_job_set_overrides (DnAppSynthJob *self, double lr, double noise, int n_crops, double jitter);
 int dn_app_synth_job_get_n_jobs (DnAppSynthJob *self);
 void dn_app_synth_job_run_async (DnAppSynthJob *self, GCancellable *cancellable, GAsyncReadyCallback callback,
                                  gpointer user_data);

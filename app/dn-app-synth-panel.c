@@ -21,6 +21,7 @@ struct _DnAppSynthPanel
   AdwEntryRow *neurons_row;
   AdwComboRow *preset_row;
   GtkSpinButton *steps_spin, *seeds_spin;
+  GtkSpinButton *lr_spin, *noise_spin, *crops_spin, *jitter_spin;
   GtkSwitch *most_switch, *least_switch;
   GtkWidget *start_button, *cancel_button;
   GtkProgressBar *progress_bar;
@@ -153,6 +154,10 @@ on_start (DnAppSynthPanel *self)
   self->job = dn_app_synth_job_new (self->project, presets[MIN (pi, G_N_ELEMENTS (presets) - 1)], gtk_spin_button_get_value_as_int (self->steps_spin),
                                     neurons, n, gtk_spin_button_get_value_as_int (self->seeds_spin), most, least);
   self->cancellable = g_cancellable_new ();
+  dn_app_synth_job_set_overrides (self->job, gtk_spin_button_get_value (self->lr_spin),
+                                  gtk_spin_button_get_value (self->noise_spin),
+                                  gtk_spin_button_get_value_as_int (self->crops_spin),
+                                  gtk_spin_button_get_value (self->jitter_spin));
   g_signal_connect_swapped (self->job, "notify::fraction", G_CALLBACK (on_progress), self);
   g_signal_connect_swapped (self->job, "preview", G_CALLBACK (on_preview), self);
   gtk_progress_bar_set_fraction (self->progress_bar, 0);
@@ -178,12 +183,21 @@ on_use_selection (DnAppSynthPanel *self)
     }
 }
 
+/* The advanced rows show the chosen recipe's values. */
 static void
 on_preset_changed (DnAppSynthPanel *self)
 {
   guint i = adw_combo_row_get_selected (self->preset_row);
-  if (i < G_N_ELEMENTS (presets))
-    g_settings_set_string (self->settings, "synth-preset", presets[i]);
+  if (i >= G_N_ELEMENTS (presets))
+    return;
+  g_settings_set_string (self->settings, "synth-preset", presets[i]);
+  DnSynthParams p;
+  if (dn_synth_params_preset (&p, presets[i]) != DN_OK)
+    return;
+  gtk_spin_button_set_value (self->lr_spin, p.lr);
+  gtk_spin_button_set_value (self->noise_spin, p.noise);
+  gtk_spin_button_set_value (self->crops_spin, p.n_crops);
+  gtk_spin_button_set_value (self->jitter_spin, p.jitter);
 }
 
 static void
@@ -303,6 +317,10 @@ dn_app_synth_panel_class_init (DnAppSynthPanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DnAppSynthPanel, preset_row);
   gtk_widget_class_bind_template_child (widget_class, DnAppSynthPanel, steps_spin);
   gtk_widget_class_bind_template_child (widget_class, DnAppSynthPanel, seeds_spin);
+  gtk_widget_class_bind_template_child (widget_class, DnAppSynthPanel, lr_spin);
+  gtk_widget_class_bind_template_child (widget_class, DnAppSynthPanel, noise_spin);
+  gtk_widget_class_bind_template_child (widget_class, DnAppSynthPanel, crops_spin);
+  gtk_widget_class_bind_template_child (widget_class, DnAppSynthPanel, jitter_spin);
   gtk_widget_class_bind_template_child (widget_class, DnAppSynthPanel, most_switch);
   gtk_widget_class_bind_template_child (widget_class, DnAppSynthPanel, least_switch);
   gtk_widget_class_bind_template_child (widget_class, DnAppSynthPanel, start_button);
@@ -329,6 +347,7 @@ dn_app_synth_panel_init (DnAppSynthPanel *self)
   gtk_spin_button_set_value (self->steps_spin, g_settings_get_int (self->settings, "synth-steps"));
   gtk_spin_button_set_value (self->seeds_spin, g_settings_get_int (self->settings, "synth-seeds"));
   g_signal_connect_swapped (self->preset_row, "notify::selected", G_CALLBACK (on_preset_changed), self);
+  on_preset_changed (self);
   g_signal_connect_swapped (self->steps_spin, "value-changed", G_CALLBACK (on_steps_changed), self);
   g_signal_connect_swapped (self->seeds_spin, "value-changed", G_CALLBACK (on_steps_changed), self);
   dn_app_plot_set_labels (self->curves_plot, _("Responses of the batch in flight"), _("step"), _("response"));

@@ -19,6 +19,7 @@ struct _DnAppWindow
   GSettings *settings;
   DnAppProject *project;
   guint n_opens, n_imports;
+  guint scroll_id;
 
   /* template */
   AdwViewStack *stack;
@@ -68,6 +69,12 @@ dn_app_window_show_error (DnAppWindow *self, const char *title, const GError *er
 static void
 update_status (DnAppWindow *self)
 {
+  /* the description column only says something for the built-in twin's model cells */
+  if (self->column_view)
+    {
+      g_autoptr (GtkColumnViewColumn) desc = g_list_model_get_item (G_LIST_MODEL (gtk_column_view_get_columns (self->column_view)), 1);
+      gtk_column_view_column_set_visible (desc, dn_app_project_is_gabor (self->project));
+    }
   const DnTwinInfo *info = dn_app_project_get_info (self->project);
   if (!info)
     {
@@ -194,6 +201,8 @@ on_selection_changed (DnAppWindow *self)
   dn_app_synth_panel_set_selection (self->synth_panel, k);
 }
 
+static void on_list_mapped (DnAppWindow *self);
+
 static void
 build_browser (DnAppWindow *self)
 {
@@ -213,6 +222,8 @@ build_browser (DnAppWindow *self)
         gtk_column_view_column_set_sorter (c, sorter);
       g_object_unref (sorter);
       gtk_column_view_column_set_expand (c, columns[i].expand);
+      if (columns[i].expand)
+        gtk_column_view_column_set_fixed_width (c, 170);
       gtk_column_view_column_set_resizable (c, TRUE);
       gtk_column_view_append_column (self->column_view, c);
       if (i == 0)
@@ -230,7 +241,41 @@ build_browser (DnAppWindow *self)
   gtk_column_view_sort_by_column (self->column_view, first, GTK_SORT_ASCENDING);
   g_signal_connect_swapped (self->selection, "notify::selected-item", G_CALLBACK (on_selection_changed), self);
   g_signal_connect_swapped (self->filter_model, "items-changed", G_CALLBACK (update_status), self);
+  g_signal_connect_swapped (self->column_view, "map", G_CALLBACK (on_list_mapped), self);
   gtk_scrolled_window_set_child (self->list_scroller, GTK_WIDGET (self->column_view));
+}
+
+/* GTK 4.8's column view cannot scroll to an item: place the row in the middle of the view from the
+ * list's height (all rows have the same height). */
+static gboolean
+scroll_to_selected (gpointer data)
+{
+  DnAppWindow *self = data;
+  self->scroll_id = 0;
+  guint position = gtk_single_selection_get_selected (self->selection);
+  GtkAdjustment *adj = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (self->column_view));
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->selection));
+  if (!adj || n == 0 || position == GTK_INVALID_LIST_POSITION || !gtk_widget_get_mapped (GTK_WIDGET (self->column_view)))
+    return G_SOURCE_REMOVE;
+  double upper = gtk_adjustment_get_upper (adj), page = gtk_adjustment_get_page_size (adj);
+  double row = upper / n;
+  double value = row * (position + 0.5) - page / 2;
+  gtk_adjustment_set_value (adj, CLAMP (value, 0, MAX (upper - page, 0)));
+  return G_SOURCE_REMOVE;
+}
+
+/* after the list has been laid out with the new selection */
+static void
+scroll_to_row (DnAppWindow *self, guint position G_GNUC_UNUSED)
+{
+  if (!self->scroll_id)
+    self->scroll_id = g_timeout_add (50, scroll_to_selected, self);
+}
+
+static void
+on_list_mapped (DnAppWindow *self)
+{
+  scroll_to_row (self, 0);
 }
 
 void
@@ -244,6 +289,7 @@ dn_app_window_select_neuron (DnAppWindow *self, int neuron)
       if (dn_app_neuron_get_index (row) == neuron)
         {
           gtk_single_selection_set_selected (self->selection, i);
+          scroll_to_row (self, i);
           return;
         }
     }
@@ -725,6 +771,7 @@ static void
 dn_app_window_dispose (GObject *object)
 {
   DnAppWindow *self = DN_APP_WINDOW (object);
+  g_clear_handle_id (&self->scroll_id, g_source_remove);
   if (self->project)
     g_signal_handlers_disconnect_by_data (self->project, self);
   gtk_widget_dispose_template (GTK_WIDGET (self), DN_APP_TYPE_WINDOW);

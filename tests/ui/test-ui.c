@@ -240,6 +240,28 @@ test_synthesis (void)
     }
   screenshot (GTK_WIDGET (win), "03-synthesis");
 
+  /* sorting the browser by the most-pole column, descending, puts the strongest pole first */
+  GtkColumnView *cv = _dn_app_window_get_column_view (win);
+  GtkColumnViewColumn *most_col = g_list_model_get_item (G_LIST_MODEL (gtk_column_view_get_columns (cv)), 3);
+  g_assert_cmpstr (gtk_column_view_column_get_title (most_col), ==, "Most");
+  gtk_column_view_sort_by_column (cv, most_col, GTK_SORT_DESCENDING);
+  settle (0.1);
+  {
+    g_autoptr (DnAppNeuron) first = g_list_model_get_item (_dn_app_window_get_visible_neurons (win), 0);
+    double best = -1;
+    int best_k = -1;
+    for (int k = 0; k < 120; k++)
+      {
+        const DnAppPole *mp = dn_app_project_get_pole (p, k, 0, 1);
+        if (mp && mp->response > best)
+          best = mp->response, best_k = k;
+      }
+    g_assert_cmpint (dn_app_neuron_get_index (first), ==, best_k);
+  }
+  g_autoptr (GtkColumnViewColumn) id_col = g_list_model_get_item (G_LIST_MODEL (gtk_column_view_get_columns (cv)), 0);
+  gtk_column_view_sort_by_column (cv, id_col, GTK_SORT_ASCENDING);
+  g_object_unref (most_col);
+
   /* the gallery shows one tile per synthesized neuron */
   DnAppGallery *gallery = _dn_app_window_get_gallery (win);
   dn_app_window_show_page (win, "gallery");
@@ -649,6 +671,8 @@ test_import_real (void)
   g_assert_cmpfloat (least->response, <, least->initial_response);
   g_assert_cmpint (most->n_members, ==, 5);
   dn_app_window_show_page (win, "browser");
+  gtk_window_set_default_size (GTK_WINDOW (win), 1280, 800);
+  settle (0.5);
   screenshot (GTK_WIDGET (win), "12-browser-v1");
 }
 
