@@ -1200,3 +1200,9 @@ _dn_app_project_preprocess_init (DnAppProject *self, DnPreprocess *pp, const DnP
     return dn_set_error (DN_ERROR_INVALID_ARGUMENT, "no model is open");
   return dn_preprocess_init (pp, self->twin, opts);
 }
+
+DnDevice *
+_dn_app_project_get_device (DnAppProject *self)
+{
+  return self->device;
+}

@@ -117,5 +117,7 @@ GdkTexture *dn_app_texture_from_gray (const float *gray, int H, int W, gboolean 
 /* Private to the app: the screening transforms for the project's twin (reads the twin, never runs it). */
 #include "dn-preprocess.h"
 DnStatus _dn_app_project_preprocess_init (DnAppProject *self, DnPreprocess *pp, const DnPreprocessOptions *opts);
+/* For tests: the compute device the model runs on (owned by the project). */
+DnDevice *_dn_app_project_get_device (DnAppProject *self);
 
 G_END_DECLS

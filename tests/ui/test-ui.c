@@ -676,6 +676,44 @@ test_import_real (void)
   screenshot (GTK_WIDGET (win), "12-browser-v1");
 }
 
+/* The same app on the Vulkan backend (lavapipe here, with the validation layer): open the built-in twin on
+ * the first Vulkan device and synthesize one pole. */
+static void
+test_vulkan (void)
+{
+  DnDeviceInfo infos[16];
+  int n = dn_device_enumerate (infos, 16), vk = -1;
+  for (int i = 0; i < n && vk < 0; i++)
+    if (infos[i].index >= 0)
+      vk = infos[i].index;
+  if (vk < 0)
+    {
+      if (g_getenv ("DN_TEST_REQUIRE_VULKAN"))
+        g_error ("no Vulkan device, and DN_TEST_REQUIRE_VULKAN is set");
+      g_test_skip ("no Vulkan device");
+      return;
+    }
+  g_autoptr (GSettings) settings = g_settings_new (DN_APP_ID);
+  g_settings_set_int (settings, "device-index", vk);
+  guint opens = _dn_app_window_get_n_opens (win);
+  dn_app_window_open_model (win, "builtin:gabor-v1");
+  g_assert_true (wait_until (opens_at_least, GUINT_TO_POINTER (opens + 1), 120));
+  DnAppProject *p = dn_app_window_get_project (win);
+  g_assert_false (dn_device_is_cpu (_dn_app_project_get_device (p)));
+  g_test_message ("Vulkan device: %s", dn_app_project_get_device_name (p));
+  DnAppSynthPanel *panel = _dn_app_window_get_synth_panel (win);
+  gtk_editable_set_text (dn_app_synth_panel_get_neurons_entry (panel), "5");
+  gtk_spin_button_set_value (dn_app_synth_panel_get_steps_spin (panel), 6);
+  click (dn_app_synth_panel_get_start_button (panel));
+  g_assert_true (wait_until (synth_done, NULL, 600));
+  const DnAppPole *most = dn_app_project_get_pole (p, 5, 0, 1);
+  g_assert_nonnull (most);
+  g_assert_cmpfloat (most->response, >, most->initial_response);
+  /* the Khronos validation layer (DN_VULKAN_VALIDATION=1) saw nothing wrong */
+  g_assert_cmpint (dn_device_validation_messages (_dn_app_project_get_device (p)), ==, 0);
+  g_settings_set_int (settings, "device-index", -1);
+}
+
 typedef struct
 {
   GApplication *app;
@@ -768,6 +806,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ui/preferences", test_preferences);
   g_test_add_func ("/ui/shortcuts", test_shortcuts);
   g_test_add_func ("/ui/import-real", test_import_real);
+  g_test_add_func ("/ui/vulkan", test_vulkan);
   g_test_add_func ("/ui/application", test_application);
   int rc = g_test_run ();
   gtk_window_destroy (GTK_WINDOW (win));
