@@ -62,6 +62,9 @@ readout_fn (void *ctx, const double *x, double *y)
   dn_ref_readout_forward (y, feat, mu, F, bias, c->N, c->C, c->H, c->W, c->K);
 }
 
+/* all K positions equal (the CPU backend's shared-sample path, with bilinear weights) */
+static bool same_positions;
+
 static void
 run_readout (int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, bool with_mu, bool gradcheck)
 {
@@ -72,6 +75,9 @@ run_readout (int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, bool with_mu
   rc.bias = dn_test_randn (K, 3 + K);
   /* positions: inside, on the border, and outside [-1,1] (clamped) */
   rc.mu = with_mu ? dn_test_uniform (2 * K, -1.3, 1.3, 4 + K) : NULL;
+  if (with_mu && same_positions)
+    for (int64_t k = 1; k < K; k++)
+      rc.mu[2 * k] = rc.mu[0], rc.mu[2 * k + 1] = rc.mu[1];
   double *want = g_new0 (double, N * K);
   dn_ref_readout_forward (want, rc.feat, rc.mu, rc.F, rc.bias, N, C, H, W, K);
 
@@ -143,6 +149,9 @@ test_readout (void)
   run_readout (2, 3, 11, 11, 7, false, true);
   run_readout (2, 80, 11, 11, 93, true, false); /* the V1 readout's channel count */
   run_readout (3, 7, 7, 7, 1, false, false);
+  same_positions = true;
+  run_readout (3, 5, 9, 11, 13, true, true);
+  same_positions = false;
 }
 
 static void
