@@ -691,6 +691,13 @@ dn_app_project_save (DnAppProject *self, const char *path, GError **error)
       g_set_error_literal (error, DN_APP_ERROR, DN_APP_ERROR_INVALID_ARGUMENT, _("No model is open"));
       return FALSE;
     }
+  if (self->busy)
+    {
+      /* a screening run writes HDF5 on its worker, and Debian's libhdf5 is not thread-safe */
+      g_set_error_literal (error, DN_APP_ERROR, DN_APP_ERROR_BUSY,
+                           _("A computation is running; save when it has finished or been cancelled"));
+      return FALSE;
+    }
   g_autofree char *tmp = g_strconcat (path, ".tmp", NULL);
   DnStatus st = DN_OK;
   DnH5 *h = dn_h5_create (tmp, &st);

@@ -16,6 +16,7 @@ struct _DnAppSynthPanel
   GSettings *settings;
   DnAppSynthJob *job;
   GCancellable *cancellable;
+  GApplication *held; /* while a job runs */
   int selection;
 
   AdwEntryRow *neurons_row;
@@ -121,6 +122,7 @@ run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (self->job == job)
     g_clear_object (&self->job);
   g_clear_object (&self->cancellable);
+  dn_app_release (g_steal_pointer (&self->held));
   set_running (self, FALSE);
   g_object_unref (self);
 }
@@ -163,6 +165,7 @@ on_start (DnAppSynthPanel *self)
   gtk_progress_bar_set_fraction (self->progress_bar, 0);
   gtk_label_set_text (self->message_label, _("Starting…"));
   set_running (self, TRUE);
+  self->held = dn_app_hold (GTK_WIDGET (self));
   dn_app_synth_job_run_async (self->job, self->cancellable, run_cb, g_object_ref (self));
 }
 

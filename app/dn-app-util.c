@@ -54,3 +54,23 @@ dn_app_dispose_template (GtkWidget *widget, GType type)
   while ((child = gtk_widget_get_first_child (widget)))
     gtk_widget_unparent (child);
 }
+
+GApplication *
+dn_app_hold (GtkWidget *widget)
+{
+  GtkRoot *root = gtk_widget_get_root (widget);
+  GtkApplication *app = GTK_IS_WINDOW (root) ? gtk_window_get_application (GTK_WINDOW (root)) : NULL;
+  if (!app)
+    return NULL;
+  g_application_hold (G_APPLICATION (app));
+  return G_APPLICATION (g_object_ref (app));
+}
+
+void
+dn_app_release (GApplication *app)
+{
+  if (!app)
+    return;
+  g_application_release (app);
+  g_object_unref (app);
+}

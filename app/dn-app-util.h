@@ -18,4 +18,9 @@ void dn_app_report (GtkWidget *widget, const char *title, const GError *error, c
  * left (GTK 4.8 warns about children left at finalize). */
 void dn_app_dispose_template (GtkWidget *widget, GType type);
 
+/* Keeps the application running while a job runs in the background (g_application_hold/release on the
+ * widget's window's application, if any); returns what to pass to dn_app_release. */
+GApplication *dn_app_hold (GtkWidget *widget);
+void dn_app_release (GApplication *app);
+
 G_END_DECLS
