@@ -16,7 +16,8 @@ main (int argc, char **argv)
   g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
   if (exe && g_str_has_prefix (exe, DN_BUILD_ROOT "/") && !g_getenv ("GSETTINGS_SCHEMA_DIR"))
     g_setenv ("GSETTINGS_SCHEMA_DIR", DN_BUILD_SCHEMAS_DIR, FALSE);
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* run from the build tree: its compiled translations (build/po/<lang>/LC_MESSAGES) */
+  bindtextdomain (GETTEXT_PACKAGE, exe && g_str_has_prefix (exe, DN_BUILD_ROOT "/") ? DN_BUILD_ROOT "/po" : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
   g_autoptr (DnAppApplication) app = dn_app_application_new ();
