@@ -24,6 +24,14 @@ struct DnTwin
   void *ws;     /* the members' shared workspace, for a batch of ws_n */
   int64_t ws_n;
   DnTensor *y, *ym1, *r, *dr, *dy; /* (N,K) scratch */
+  /* the previous batch size's workspace and scratch, kept so that a caller alternating between two batch
+   * sizes (synthesis: crops forward+backward, clean images forward) allocates nothing per call */
+  struct
+  {
+    void *ws;
+    int64_t n;
+    DnTensor *y, *ym1, *r, *dr, *dy;
+  } parked;
   /* extras from the twin's source (dn-bundle.h) */
   char *name;
   float *mask, *correlations;
@@ -146,7 +154,10 @@ dn_twin_free (DnTwin *t)
   for (int i = 0; t->members && i < t->info.n_members; i++)
     if (t->members[i])
       t->klass->free (t->members[i]);
-  DnTensor *s[] = { t->y, t->ym1, t->r, t->dr, t->dy };
+  if (t->parked.ws)
+    t->klass->workspace_free (t->parked.ws);
+  DnTensor *s[] = { t->y, t->ym1, t->r, t->dr, t->dy, t->parked.y, t->parked.ym1, t->parked.r, t->parked.dr,
+                    t->parked.dy };
   for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
     dn_tensor_free (s[i]);
   free (t->members);
@@ -297,20 +308,53 @@ dn_twin_set_keep_intermediates (DnTwin *t, bool keep)
 }
 
 /* Makes the workspace and scratch fit a batch of N. */
+/* Swaps the current workspace and scratch with the parked ones. */
+static void
+swap_parked (DnTwin *t)
+{
+#define SWAP(a, b)                                                                                    \
+  do                                                                                                  \
+    {                                                                                                 \
+      __typeof__ (a) tmp_ = (a);                                                                      \
+      (a) = (b);                                                                                      \
+      (b) = tmp_;                                                                                     \
+    }                                                                                                 \
+  while (0)
+  SWAP (t->ws, t->parked.ws);
+  SWAP (t->ws_n, t->parked.n);
+  SWAP (t->y, t->parked.y);
+  SWAP (t->ym1, t->parked.ym1);
+  SWAP (t->r, t->parked.r);
+  SWAP (t->dr, t->parked.dr);
+  SWAP (t->dy, t->parked.dy);
+#undef SWAP
+}
+
+/* Makes the workspace and scratch fit a batch of N: the current one, the parked one (the previous batch
+ * size), or a new one (the current one is parked, the parked one freed). */
 static DnStatus
 ensure_batch (DnTwin *t, int64_t N)
 {
   if (t->ws && t->ws_n == N)
     return DN_OK;
-  if (t->ws)
-    t->klass->workspace_free (t->ws);
-  t->ws = NULL;
-  DnTensor **s[] = { &t->y, &t->ym1, &t->r, &t->dr, &t->dy };
-  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+  if (t->parked.ws && t->parked.n == N)
     {
-      dn_tensor_free (*s[i]);
-      *s[i] = NULL;
+      swap_parked (t);
+      return DN_OK;
     }
+  /* free the parked slot, park the current one */
+  if (t->parked.ws)
+    t->klass->workspace_free (t->parked.ws);
+  t->parked.ws = NULL;
+  DnTensor **ps[] = { &t->parked.y, &t->parked.ym1, &t->parked.r, &t->parked.dr, &t->parked.dy };
+  for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+    {
+      dn_tensor_free (*ps[i]);
+      *ps[i] = NULL;
+    }
+  t->parked.n = 0;
+  swap_parked (t);
+  DnTensor **s[] = { &t->y, &t->ym1, &t->r, &t->dr, &t->dy };
   DnStatus st;
   t->ws = t->klass->workspace_new (t->dev, t->members[0], N, &st);
   if (!t->ws)
@@ -425,4 +469,10 @@ const DnTensor *
 dn_twin_intermediate (DnTwin *t, const char *name)
 {
   return t->ws ? t->klass->intermediate (t->ws, name) : NULL;
+}
+
+bool
+dn_twin_has_fast_forward (const DnTwin *t)
+{
+  return t->klass->forward_infer != NULL && dn_device_is_cpu (t->dev);
 }

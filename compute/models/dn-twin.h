@@ -62,6 +62,9 @@ void dn_twin_set_keep_intermediates (DnTwin *twin, bool keep);
 
 /* out (N,K) = ensemble response to x (N,C,H,W). */
 DnStatus dn_twin_forward (DnTwin *twin, DnTensor *out, const DnTensor *x);
+/* Whether a forward without backward takes a faster path than the forward of dn_twin_forward_backward
+ * (the fused CPU forward of V1 twins). */
+bool dn_twin_has_fast_forward (const DnTwin *twin);
 /* out (N,K) = response of member @m alone (0-based), whatever the selection. */
 DnStatus dn_twin_member_forward (DnTwin *twin, int m, DnTensor *out, const DnTensor *x);
 /* Forward, then backward of the ensemble response against dout (N,K): out (N,K) = response (may be
