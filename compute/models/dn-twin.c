@@ -307,7 +307,6 @@ dn_twin_set_keep_intermediates (DnTwin *t, bool keep)
   t->keep_intermediates = keep;
 }
 
-/* Makes the workspace and scratch fit a batch of N. */
 /* Swaps the current workspace and scratch with the parked ones. */
 static void
 swap_parked (DnTwin *t)

@@ -560,7 +560,7 @@ dn_preprocess_geometry_only (const DnPreprocess *pp, const DnImage *img, DnImage
       int shrt = w <= h ? w : h, lng = w <= h ? h : w;
       int nl = (int) ((double) ((int64_t) s * lng) / shrt);
       int nw = w <= h ? s : nl, nh = w <= h ? nl : s;
-      if ((nw != w || nh != h) && pp->crop > 0 && pp->crop <= nw && pp->crop <= nh && nw != w && nh != h)
+      if (nw != w && nh != h && pp->crop > 0 && pp->crop <= nw && pp->crop <= nh)
         {
           /* resize and centre crop in one: only the crop's pixels (see center_crop for the window) */
           int top = (int) rint ((nh - pp->crop) / 2.0), left = (int) rint ((nw - pp->crop) / 2.0);

@@ -1095,14 +1095,16 @@ run_preview (DnSynthBatch *b, DnTwin *twin, int start, int n, const DnSynthRunOp
   DnStatus st = dn_synth_batch_render (b);
   if (st != DN_OK)
     return st;
-  DnTensor *img = dn_synth_batch_tensor (b, "image");
-  float *buf = malloc ((size_t) (per * dn_synth_batch_capacity (b)) * sizeof *buf);
-  if (!buf)
-    return dn_set_error (DN_ERROR_NO_MEMORY, "synth: out of memory for the preview");
-  st = dn_tensor_download (img, buf, per * dn_synth_batch_capacity (b));
-  if (st == DN_OK)
+  /* the batch's first n images (the last batch of a run may not fill its capacity) */
+  DnTensor *img = dn_tensor_view (dn_synth_batch_tensor (b, "image"), 0, 4,
+                                  (const int64_t[]){ n, info->in_channels, info->in_h, info->in_w }, &st);
+  float *buf = img ? malloc ((size_t) (per * n) * sizeof *buf) : NULL;
+  if (img && !buf)
+    st = dn_set_error (DN_ERROR_NO_MEMORY, "synth: out of memory for the preview");
+  if (buf && (st = dn_tensor_download (img, buf, per * n)) == DN_OK)
     o->preview (start, n, info->in_channels, info->in_h, info->in_w, buf, o->user);
   free (buf);
+  dn_tensor_free (img);
   return st;
 }
 

@@ -4,7 +4,6 @@
  */
 #include <inttypes.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "dn-device-private.h"
@@ -215,7 +214,6 @@ typedef struct
   float *y, *dfeat, *dmu, *dF, *dbias;
   int64_t N, C, H, W, K;
   bool uniform; /* every neuron reads the same position (mu NULL, DualNeuron's centred readout, or all equal) */
-  float *samples; /* uniform forward: (N,C) scratch */
 } ReadoutArgs;
 
 /* Whether all K positions are the same (then the samples are shared by every neuron). */
@@ -230,8 +228,8 @@ readout_uniform (const float *mu, int64_t K)
   return true;
 }
 
-/* Uniform positions, images b … e−1: the C samples once per image, then the same sums over c in the
- * same order as readout_fwd_range, so the results are identical. */
+/* Uniform positions, images b … e−1: each channel sampled once per image, then the same sums over c in
+ * the same order as readout_fwd_range, so the results are identical. */
 static void
 readout_fwd_uniform_range (void *ctx, int64_t b, int64_t e)
 {
@@ -239,16 +237,13 @@ readout_fwd_uniform_range (void *ctx, int64_t b, int64_t e)
   Pos p = readout_pos (a->mu, 0, a->H, a->W);
   for (int64_t n = b; n < e; n++)
     {
-      float *s = a->samples + n * a->C;
-      for (int64_t c = 0; c < a->C; c++)
-        s[c] = sample (a->feat + (n * a->C + c) * a->H * a->W, a->H, a->W, &p);
       float *y = a->y + n * a->K;
       for (int64_t k = 0; k < a->K; k++)
         y[k] = 0.0f;
       for (int64_t c = 0; c < a->C; c++)
         {
           const float *Fc = a->F + c * a->K;
-          float sc = s[c];
+          float sc = sample (a->feat + (n * a->C + c) * a->H * a->W, a->H, a->W, &p);
           for (int64_t k = 0; k < a->K; k++)
             y[k] += sc * Fc[k];
         }
@@ -293,20 +288,14 @@ readout_bwd_feat_range (void *ctx, int64_t b, int64_t e)
       float *q = a->dfeat + i * a->H * a->W;
       if (a->uniform)
         {
-          /* one position: Σ_k dy·F first (what the loop below adds pixel by pixel when the bilinear
-           * weights are 1 and 0, as for the centred readout) */
+          /* one position: Σ_k dy·F first, then its four bilinear shares */
           float g = 0.0f;
           for (int64_t k = 0; k < a->K; k++)
             g += a->dy[n * a->K + k] * a->F[c * a->K + k];
-          if (pu.wx == 0.0f && pu.wy == 0.0f)
-            add_at (q, a->H, a->W, pu.y0, pu.x0, g);
-          else
-            {
-              add_at (q, a->H, a->W, pu.y0, pu.x0, g * (1.0f - pu.wy) * (1.0f - pu.wx));
-              add_at (q, a->H, a->W, pu.y0, pu.x0 + 1, g * (1.0f - pu.wy) * pu.wx);
-              add_at (q, a->H, a->W, pu.y0 + 1, pu.x0, g * pu.wy * (1.0f - pu.wx));
-              add_at (q, a->H, a->W, pu.y0 + 1, pu.x0 + 1, g * pu.wy * pu.wx);
-            }
+          add_at (q, a->H, a->W, pu.y0, pu.x0, g * (1.0f - pu.wy) * (1.0f - pu.wx));
+          add_at (q, a->H, a->W, pu.y0, pu.x0 + 1, g * (1.0f - pu.wy) * pu.wx);
+          add_at (q, a->H, a->W, pu.y0 + 1, pu.x0, g * pu.wy * (1.0f - pu.wx));
+          add_at (q, a->H, a->W, pu.y0 + 1, pu.x0 + 1, g * pu.wy * pu.wx);
           continue;
         }
       for (int64_t k = 0; k < a->K; k++)
@@ -412,12 +401,10 @@ dn_readout_forward (DnTensor *y, const DnTensor *feat, const DnTensor *mu, const
       ReadoutArgs a = { .feat = dn_tensor_host (feat), .mu = mu ? dn_tensor_host (mu) : NULL,
                         .F = dn_tensor_host (features), .bias = bias ? dn_tensor_host (bias) : NULL,
                         .y = dn_tensor_host (y), .N = N, .C = C, .H = H, .W = W, .K = K };
-      a.uniform = readout_uniform (a.mu, K);
-      if (a.uniform && (a.samples = malloc ((size_t) (N * C) * sizeof (float))))
+      if (readout_uniform (a.mu, K))
         dn_cpu_parallel_for (y->dev, N, 1, readout_fwd_uniform_range, &a);
       else
-        dn_cpu_parallel_for (y->dev, N * K, 16, readout_fwd_range, &a); /* (also without memory for the samples) */
-      free (a.samples);
+        dn_cpu_parallel_for (y->dev, N * K, 16, readout_fwd_range, &a);
       return DN_OK;
     }
   ReadoutParams p = { (uint32_t) N, (uint32_t) C, (uint32_t) H, (uint32_t) W, (uint32_t) K, mu != NULL, bias != NULL, 0 };
