@@ -19,7 +19,7 @@ struct _DnAppNeuronPage
   GHashTable *thumbs;   /* item index → GdkTexture, bounded by cache-limit-mb */
   GSettings *settings;
   DnDataset *ds;        /* the screening's dataset, opened on demand */
-  char *ds_spec;
+  char *ds_spec;        /* the set the thumbnails (and ds) belong to */
 
   GtkStack *stack;
   GtkLabel *title_label, *description_label, *stats_label, *poles_empty, *screen_label, *screen_heading, *rf_label;
@@ -80,26 +80,34 @@ thumbnail (DnAppNeuronPage *self, gint64 index)
   const DnAppScreening *s = dn_app_project_get_screening (self->project);
   if (!s)
     return NULL;
-  if (!self->ds || g_strcmp0 (self->ds_spec, s->dataset) != 0)
+  /* thumbnails are per dataset item: keep them while the set stays the same */
+  if (g_strcmp0 (self->ds_spec, s->dataset) != 0)
     {
+      g_hash_table_remove_all (self->thumbs);
       g_clear_pointer (&self->ds, dn_dataset_free);
       g_free (self->ds_spec);
       self->ds_spec = g_strdup (s->dataset);
+    }
+  /* the run's own copy of the set, or (a reopened project) one opened here, once */
+  DnDataset *ds = s->ds;
+  if (!ds && !self->ds)
+    {
       g_autoptr (GError) error = NULL;
       if (!(self->ds = dn_app_dataset_open (self->project, s->dataset, &error)))
         {
           g_message ("%s", error->message);
           return NULL;
         }
-      g_hash_table_remove_all (self->thumbs);
     }
+  if (!ds)
+    ds = self->ds;
   gpointer key = GINT_TO_POINTER ((gint) index);
   GdkTexture *t = g_hash_table_lookup (self->thumbs, key);
   if (t)
     return g_object_ref (t);
   int C, H, W;
   g_autoptr (GError) error = NULL;
-  g_autofree float *img = dn_app_dataset_item_image (self->project, self->ds, index, &C, &H, &W, &error);
+  g_autofree float *img = dn_app_dataset_item_image (self->project, ds, index, &C, &H, &W, &error);
   if (!img)
     {
       g_message ("%s", error ? error->message : "no image");
@@ -108,7 +116,7 @@ thumbnail (DnAppNeuronPage *self, gint64 index)
   int mh, mw;
   const float *mask = dn_app_project_get_mask (self->project, &mh, &mw);
   t = dn_app_render_texture (img, NULL, C, H, W, mh == H && mw == W ? mask : NULL,
-                             dn_app_project_gain_for_boost (self->project, dn_app_project_get_boost (self->project)));
+                             dn_app_project_get_display_gain (self->project));
   /* the thumbnail cache is bounded by the cache-limit-mb preference */
   gsize per = (gsize) H * W * 3 + 256;
   gsize limit = (gsize) g_settings_get_int (self->settings, "cache-limit-mb") * 1024 * 1024 / per;

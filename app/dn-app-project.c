@@ -103,6 +103,7 @@ dn_app_screening_free (DnAppScreening *s)
   g_free (s->top_value);
   g_free (s->bottom_value);
   g_free (s->stats);
+  dn_dataset_free (s->ds);
   g_free (s);
 }
 
@@ -318,7 +319,13 @@ dn_app_project_render_pole (DnAppProject *self, const DnAppPole *pole)
   if (mh != pole->height || mw != pole->width)
     mask = NULL;
   return dn_app_render_texture (pole->image, self->show_alpha ? pole->alpha : NULL, pole->channels, pole->height,
-                                pole->width, mask, dn_app_project_gain_for_boost (self, self->boost));
+                                pole->width, mask, dn_app_project_get_display_gain (self));
+}
+
+double
+dn_app_project_get_display_gain (DnAppProject *self)
+{
+  return dn_app_project_gain_for_boost (self, self->boost);
 }
 
 double

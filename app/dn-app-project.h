@@ -39,6 +39,7 @@ typedef struct
   gint64 *top_index, *bottom_index; /* (n_neurons, top_k), −1 where fewer */
   float *top_value, *bottom_value;  /* (n_neurons, top_k) */
   double *stats;              /* (n_neurons, DN_APP_N_STATS): gini skewness mean std range cv max min q95 q05 active */
+  DnDataset *ds;              /* the set, opened by the run (main thread use only once the run is over), or NULL */
 } DnAppScreening;
 #define DN_APP_N_STATS 11
 
@@ -101,6 +102,8 @@ void dn_app_screening_free (DnAppScreening *s);
  * the same scale for every image of one model. With @alpha the alpha map (clipped at its 90th
  * percentile) blends towards grey, as DualNeuron's visualize.blend does. */
 double dn_app_project_gain_for_boost (DnAppProject *self, double boost);
+/* The gain for the project's own boost (what the browser and gallery show). */
+double dn_app_project_get_display_gain (DnAppProject *self);
 double dn_app_project_get_boost (DnAppProject *self);
 void dn_app_project_set_boost (DnAppProject *self, double boost);
 gboolean dn_app_project_get_show_alpha (DnAppProject *self);

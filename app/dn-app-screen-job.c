@@ -13,8 +13,8 @@ struct _DnAppScreenJob
 {
   DnAppJob parent_instance;
   DnAppProject *project;
-  char *dataset;
-  int top_k, batch;
+  char *dataset, *model_spec;
+  int top_k, batch, builtin_size;
   DnTwin *twin;
   DnDataset *ds;
   char *output;
@@ -38,6 +38,7 @@ dn_app_screen_job_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   dn_dataset_free (self->ds);
   g_free (self->dataset);
+  g_free (self->model_spec);
   g_free (self->output);
   g_free (self->last_failure);
   G_OBJECT_CLASS (dn_app_screen_job_parent_class)->finalize (object);
@@ -114,6 +115,8 @@ should_stop (void *user)
   return g_cancellable_is_cancelled (self->cancellable);
 }
 
+static DnDataset *open_dataset (const char *spec, int builtin_size, GError **error);
+
 static void
 run_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -129,8 +132,26 @@ run_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *canc
   o.user = self;
   o.checkpoint_seconds = 10;
   o.overwrite = FALSE;
-  o.model_spec = dn_app_project_get_model_spec (self->project);
+  o.model_spec = self->model_spec;
   GError *error = NULL;
+  /* open the set here, not on the UI thread: a folder of a million images takes a while to list */
+  if (!(self->ds = open_dataset (self->dataset, self->builtin_size, &error)))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* the run's file: one per (model, dataset, top-K), so an interrupted run continues */
+  g_autofree char *dir = g_build_filename (g_get_user_cache_dir (), "dualneuron", "screening", NULL);
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      g_task_return_new_error (task, DN_APP_ERROR, DN_APP_ERROR_IO, _("Cannot create the folder %s"), dir);
+      return;
+    }
+  g_autofree char *key = g_strdup_printf ("%s\n%s\n%s\n%d", self->model_spec, self->dataset,
+                                          dn_dataset_hash (self->ds), self->top_k);
+  g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
+  g_autofree char *name = g_strdup_printf ("screen-%.16s.h5", hash);
+  self->output = g_build_filename (dir, name, NULL);
   DnStatus st = dn_screen_run (self->twin, self->ds, self->output, &o);
   if (st != DN_OK)
     {
@@ -147,17 +168,16 @@ run_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *canc
     }
   DnAppScreening *s = dn_app_screening_from_result (r, self->dataset);
   dn_screen_result_free (r);
+  s->ds = g_steal_pointer (&self->ds); /* for the browser's thumbnails */
   g_task_return_pointer (task, s, (GDestroyNotify) dn_app_screening_free);
 }
 
-DnDataset *
-dn_app_dataset_open (DnAppProject *project, const char *spec, GError **error)
+static DnDataset *
+open_dataset (const char *spec, int builtin_size, GError **error)
 {
-  const DnTwinInfo *info = dn_app_project_get_info (project);
   DnDatasetOptions dopt;
   dn_dataset_options_init (&dopt);
-  if (info)
-    dopt.builtin_size = info->in_h;
+  dopt.builtin_size = builtin_size;
   DnStatus st = DN_OK;
   DnDataset *ds = dn_dataset_open (spec, &dopt, &st);
   if (!ds)
@@ -166,6 +186,13 @@ dn_app_dataset_open (DnAppProject *project, const char *spec, GError **error)
       dn_app_error_from_status (st, detail, error);
     }
   return ds;
+}
+
+DnDataset *
+dn_app_dataset_open (DnAppProject *project, const char *spec, GError **error)
+{
+  const DnTwinInfo *info = dn_app_project_get_info (project);
+  return open_dataset (spec, info ? info->in_h : 0, error);
 }
 
 void
@@ -181,23 +208,8 @@ dn_app_screen_job_run_async (DnAppScreenJob *self, GCancellable *cancellable, GA
       g_task_return_new_error (task, DN_APP_ERROR, DN_APP_ERROR_INVALID_ARGUMENT, _("No model is open"));
       return;
     }
-  if (!(self->ds = dn_app_dataset_open (self->project, self->dataset, &error)))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  /* the run's file: one per (model, dataset, top-K), so an interrupted run continues */
-  g_autofree char *dir = g_build_filename (g_get_user_cache_dir (), "dualneuron", "screening", NULL);
-  if (g_mkdir_with_parents (dir, 0700) != 0)
-    {
-      g_task_return_new_error (task, DN_APP_ERROR, DN_APP_ERROR_IO, _("Cannot create the folder %s"), dir);
-      return;
-    }
-  g_autofree char *key = g_strdup_printf ("%s\n%s\n%s\n%d", dn_app_project_get_model_spec (self->project),
-                                          self->dataset, dn_dataset_hash (self->ds), self->top_k);
-  g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
-  g_autofree char *name = g_strdup_printf ("screen-%.16s.h5", hash);
-  self->output = g_build_filename (dir, name, NULL);
+  self->model_spec = g_strdup (dn_app_project_get_model_spec (self->project));
+  self->builtin_size = dn_app_project_get_info (self->project)->in_h;
   if (!(self->twin = dn_app_project_begin_job (self->project, &error)))
     {
       g_task_return_error (task, error);

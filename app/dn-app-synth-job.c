@@ -30,7 +30,8 @@ struct _DnAppSynthJob
   /* written by the worker under the job's lock */
   int jobs_done, step, n_steps, batch_n, batch_cap, batch_start;
   gboolean batch_finished;      /* the batch's poles are in `finished`; the next progress starts a batch */
-  float *preview;               /* (batch_n, C,H,W) latest images */
+  float *preview;               /* (preview_n, C,H,W) latest images */
+  int preview_n;
   gboolean preview_new;
   int C, H, W;
   GArray **curves_w;            /* worker side: per job in the batch */
@@ -197,7 +198,7 @@ publish (DnAppJob *job)
   DnAppSynthJob *self = DN_APP_SYNTH_JOB (job);
   _dn_app_job_lock (job);
   int done = self->jobs_done, step = self->step, n_steps = MAX (1, self->n_steps), bn = self->batch_n;
-  gboolean have_preview = self->preview_new;
+  gboolean batch_finished = self->batch_finished, have_preview = self->preview_new;
   self->preview_new = FALSE;
   if (have_preview)
     {
@@ -209,7 +210,7 @@ publish (DnAppJob *job)
         mask = NULL;
       /* the pole is the image rescaled to the target norm (dn_synth_batch_finish): show it that way */
       float norm = dn_app_project_get_input_norm (self->project);
-      for (int i = 0; i < bn && norm > 0; i++)
+      for (int i = 0; i < self->preview_n && norm > 0; i++)
         {
           float *x = self->preview + per * i;
           double s = 0;
@@ -219,10 +220,10 @@ publish (DnAppJob *job)
             for (gsize k = 0; k < per; k++)
               x[k] = (float) (x[k] * norm / sqrt (s));
         }
-      for (int i = 0; i < bn; i++)
+      double gain = dn_app_project_get_display_gain (self->project);
+      for (int i = 0; i < self->preview_n; i++)
         g_ptr_array_add (self->textures, dn_app_render_texture (self->preview + per * i, NULL, self->C, self->H,
-                                                                self->W, mask,
-                                                                dn_app_project_gain_for_boost (self->project, dn_app_project_get_boost (self->project))));
+                                                                self->W, mask, gain));
     }
   /* copy the curves */
   free_curves (self->curves, self->curves_n);
@@ -240,7 +241,7 @@ publish (DnAppJob *job)
     dn_app_project_add_pole (self->project, g_ptr_array_index (finished, i));
   g_ptr_array_unref (finished);
 
-  double f = (done + (self->batch_finished ? 0 : (double) bn * step / n_steps)) / MAX (1, self->n_jobs);
+  double f = (done + (batch_finished ? 0 : (double) bn * step / n_steps)) / MAX (1, self->n_jobs);
   g_autofree char *message = NULL;
   if (f > 0.001 && elapsed > 1)
     message = g_strdup_printf (_("%d of %d poles · step %d of %d · about %.0f s left"), done, self->n_jobs, step,
@@ -287,7 +288,7 @@ on_preview (int jobs_done, int n, int C, int H, int W, const float *images, void
   g_free (self->preview);
   self->preview = g_memdup2 (images, (gsize) n * C * H * W * sizeof (float));
   self->C = C, self->H = H, self->W = W;
-  self->batch_n = n;
+  self->preview_n = n;
   self->preview_new = TRUE;
   _dn_app_job_schedule_locked (DN_APP_JOB (self));
   _dn_app_job_unlock (DN_APP_JOB (self));

@@ -458,6 +458,18 @@ test_bad_input (void)
   g_assert_nonnull (dialog);
   gtk_window_destroy (dialog);
   g_assert_cmpuint (dn_app_project_get_n_poles (p), ==, poles);
+  /* a missing image set: the run stops with a dialog that names it, the screening on show stays */
+  DnAppScreenPanel *sp = _dn_app_window_get_screen_panel (win);
+  const DnAppScreening *before = dn_app_project_get_screening (p);
+  gtk_editable_set_text (dn_app_screen_panel_get_dataset_entry (sp), "/nonexistent/images");
+  click (dn_app_screen_panel_get_start_button (sp));
+  g_assert_true (wait_until (screen_done, NULL, 60));
+  dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
+  g_assert_nonnull (dialog);
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), "/nonexistent/images"));
+  gtk_window_destroy (dialog);
+  g_assert_true (dn_app_project_get_screening (p) == before);
+  g_assert_false (dn_app_project_get_busy (p));
   /* a bad neuron range: a dialog, nothing starts */
   DnAppSynthPanel *panel = _dn_app_window_get_synth_panel (win);
   gtk_editable_set_text (dn_app_synth_panel_get_neurons_entry (panel), "5-500");
