@@ -544,7 +544,7 @@ install_model (DnAppProject *self, OpenData *d)
       while (g_hash_table_iter_next (&it, &key, &value))
         {
           const DnAppPole *p = value;
-          if (p->neuron < info->n_neurons)
+          if (p->neuron >= 0 && p->neuron < info->n_neurons)
             g_hash_table_insert (self->poles, pole_key (p->neuron, p->seed, p->weight), pole_copy (p));
         }
     }
@@ -787,49 +787,32 @@ read_pole (DnH5 *h, const char *g, DnStatus *stp)
       goto out;
     }
   p->channels = (int) shape[0], p->height = (int) shape[1], p->width = (int) shape[2];
+  /* (the buffers dn-h5 returns are kept: GLib ≥ 2.46 allocates with the system malloc) */
   if (dn_h5_exists (h, pa))
     {
       H5_TRY (dn_h5_read_f32 (h, pa, &buf, &nd, shape));
       if (nd == 3 && shape[0] == p->channels && shape[1] == p->height && shape[2] == p->width)
-        p->alpha = g_memdup2 (buf, (gsize) p->channels * p->height * p->width * sizeof (float));
-      free (buf);
-      buf = NULL;
+        p->alpha = g_steal_pointer (&buf); /* an alpha map of another shape is dropped */
+      g_clear_pointer (&buf, free);
     }
   if (dn_h5_exists (h, pact))
     {
-      H5_TRY (dn_h5_read_f32 (h, pact, &buf, &nd, shape));
+      H5_TRY (dn_h5_read_f32 (h, pact, &p->activations, &nd, shape));
       p->steps = nd == 1 ? (int) shape[0] : 0;
-      p->activations = g_memdup2 (buf, (gsize) p->steps * sizeof (float));
-      free (buf);
-      buf = NULL;
     }
   if (dn_h5_exists (h, pm))
     {
-      H5_TRY (dn_h5_read_f32 (h, pm, &buf, &nd, shape));
+      H5_TRY (dn_h5_read_f32 (h, pm, &p->member_responses, &nd, shape));
       p->n_members = nd == 1 ? (int) shape[0] : 0;
-      p->member_responses = g_memdup2 (buf, (gsize) p->n_members * sizeof (float));
-      free (buf);
-      buf = NULL;
     }
-  {
-    /* the image came from malloc (dn-h5): keep GLib's allocator for everything */
-    float *im = p->image;
-    p->image = g_memdup2 (im, (gsize) p->channels * p->height * p->width * sizeof (float));
-    free (im);
-  }
 out:
   if (st != DN_OK)
-    {
-      if (p->image)
-        free (p->image);
-      p->image = NULL;
-      dn_app_pole_free (p);
-      p = NULL;
-    }
+    g_clear_pointer (&p, dn_app_pole_free);
   *stp = st;
   return p;
 }
 
+/* (GLib ≥ 2.46 allocates with the system malloc, so the buffers dn-h5 returns are kept as they are.) */
 static DnStatus
 read_screening (DnH5 *h, DnAppScreening **out)
 {
@@ -838,32 +821,40 @@ read_screening (DnH5 *h, DnAppScreening **out)
   double v;
   int nd;
   int64_t shape[8];
-  gint64 *ti = NULL, *bi = NULL;
-  float *tv = NULL, *bv = NULL;
-  double *stats = NULL;
   H5_TRY (dn_h5_read_attr_str (h, "/screening", "dataset", &s->dataset));
-  H5_TRY (dn_h5_read_i64 (h, "/screening/top_index", (int64_t **) &ti, &nd, shape));
+  H5_TRY (dn_h5_read_i64 (h, "/screening/top_index", (int64_t **) &s->top_index, &nd, shape));
   if (nd != 2)
     {
       st = dn_set_error (DN_ERROR_FORMAT, "%s: /screening/top_index is not 2-D", dn_h5_path (h));
       goto out;
     }
   s->n_neurons = (int) shape[0], s->top_k = (int) shape[1];
-  gsize nk = (gsize) shape[0] * shape[1];
-  H5_TRY (dn_h5_read_i64 (h, "/screening/bottom_index", (int64_t **) &bi, &nd, shape));
-  H5_TRY (dn_h5_read_f32 (h, "/screening/top_value", &tv, &nd, shape));
-  H5_TRY (dn_h5_read_f32 (h, "/screening/bottom_value", &bv, &nd, shape));
-  H5_TRY (dn_h5_read_f64 (h, "/screening/stats", &stats, &nd, shape));
+  /* every list must have the shape of top_index, the statistics one row per neuron */
+  struct
+  {
+    const char *path;
+    void **data;
+    bool i64;
+  } lists[] = { { "/screening/bottom_index", (void **) &s->bottom_index, true },
+                { "/screening/top_value", (void **) &s->top_value, false },
+                { "/screening/bottom_value", (void **) &s->bottom_value, false } };
+  for (size_t i = 0; i < G_N_ELEMENTS (lists); i++)
+    {
+      H5_TRY (lists[i].i64 ? dn_h5_read_i64 (h, lists[i].path, (int64_t **) lists[i].data, &nd, shape)
+                           : dn_h5_read_f32 (h, lists[i].path, (float **) lists[i].data, &nd, shape));
+      if (nd != 2 || shape[0] != s->n_neurons || shape[1] != s->top_k)
+        {
+          st = dn_set_error (DN_ERROR_FORMAT, "%s: %s does not have the shape of /screening/top_index (%d, %d)",
+                             dn_h5_path (h), lists[i].path, s->n_neurons, s->top_k);
+          goto out;
+        }
+    }
+  H5_TRY (dn_h5_read_f64 (h, "/screening/stats", &s->stats, &nd, shape));
   if (nd != 2 || shape[0] != s->n_neurons || shape[1] != DN_APP_N_STATS)
     {
       st = dn_set_error (DN_ERROR_FORMAT, "%s: /screening/stats has the wrong shape", dn_h5_path (h));
       goto out;
     }
-  s->top_index = g_memdup2 (ti, nk * sizeof (gint64));
-  s->bottom_index = g_memdup2 (bi, nk * sizeof (gint64));
-  s->top_value = g_memdup2 (tv, nk * sizeof (float));
-  s->bottom_value = g_memdup2 (bv, nk * sizeof (float));
-  s->stats = g_memdup2 (stats, (gsize) s->n_neurons * DN_APP_N_STATS * sizeof (double));
   if (dn_h5_read_attr_f64 (h, "/screening", "dataset_count", &v) == DN_OK)
     s->dataset_count = (gint64) v;
   if (dn_h5_read_attr_f64 (h, "/screening", "n_valid", &v) == DN_OK)
@@ -871,28 +862,8 @@ read_screening (DnH5 *h, DnAppScreening **out)
   if (dn_h5_read_attr_f64 (h, "/screening", "n_failed", &v) == DN_OK)
     s->n_failed = (gint64) v;
 out:
-  free (ti);
-  free (bi);
-  free (tv);
-  free (bv);
-  free (stats);
   if (st != DN_OK)
-    {
-      if (s->dataset)
-        {
-          char *ds = s->dataset;
-          s->dataset = g_strdup (ds);
-          free (ds);
-        }
-      dn_app_screening_free (s);
-      s = NULL;
-    }
-  else
-    {
-      char *ds = s->dataset;
-      s->dataset = g_strdup (ds);
-      free (ds);
-    }
+    g_clear_pointer (&s, dn_app_screening_free);
   *out = s;
   return st;
 }

@@ -458,6 +458,34 @@ test_bad_input (void)
   g_assert_nonnull (dialog);
   gtk_window_destroy (dialog);
   g_assert_cmpuint (dn_app_project_get_n_poles (p), ==, poles);
+  /* a project whose screening lists disagree in shape: refused with the dataset named, nothing read */
+  {
+    g_autofree char *bad = g_build_filename (tmpdir, "bad-shapes.dnproj.h5", NULL);
+    DnStatus hst = DN_OK;
+    DnH5 *h = dn_h5_create (bad, &hst);
+    g_assert_nonnull (h);
+    int64_t idx[6] = { 0, 1, 2, 3, 4, 5 }, s23[2] = { 2, 3 }, s22[2] = { 2, 2 };
+    float val[6] = { 0 };
+    g_assert_cmpint (dn_h5_write_attr_str (h, "/", "format", "dualneuron-project"), ==, DN_OK);
+    g_assert_cmpint (dn_h5_write_attr_str (h, "/", "model", "builtin:gabor-v1"), ==, DN_OK);
+    g_assert_cmpint (dn_h5_create_group (h, "/screening"), ==, DN_OK);
+    g_assert_cmpint (dn_h5_write_attr_str (h, "/screening", "dataset", "builtin:gratings"), ==, DN_OK);
+    g_assert_cmpint (dn_h5_write_i64 (h, "/screening/top_index", idx, 2, s23, false), ==, DN_OK);
+    g_assert_cmpint (dn_h5_write_i64 (h, "/screening/bottom_index", idx, 2, s23, false), ==, DN_OK);
+    g_assert_cmpint (dn_h5_write_f32 (h, "/screening/top_value", val, 2, s23, false), ==, DN_OK);
+    g_assert_cmpint (dn_h5_write_f32 (h, "/screening/bottom_value", val, 2, s22, false), ==, DN_OK);
+    g_assert_cmpint (dn_h5_close (h), ==, DN_OK);
+    opens = _dn_app_window_get_n_opens (win);
+    dn_app_window_open_project (win, bad);
+    g_assert_true (wait_until (opens_at_least, GUINT_TO_POINTER (opens + 1), 60));
+    dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
+    g_assert_nonnull (dialog);
+    const char *body = adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog));
+    g_test_message ("error shown: %s", body);
+    g_assert_nonnull (strstr (body, "bottom_value"));
+    gtk_window_destroy (dialog);
+    g_assert_cmpuint (dn_app_project_get_n_poles (p), ==, poles);
+  }
   /* a missing image set: the run stops with a dialog that names it, the screening on show stays */
   DnAppScreenPanel *sp = _dn_app_window_get_screen_panel (win);
   const DnAppScreening *before = dn_app_project_get_screening (p);
