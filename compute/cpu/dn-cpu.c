@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "dn-backend-private.h"
@@ -258,4 +259,24 @@ dn_cpu_sgemm (DnDevice *dev, bool trans_a, bool trans_b, int64_t M, int64_t N, i
     j.chunk = (j.chunk + 7) & ~(int64_t) 7;
   pieces = (len + j.chunk - 1) / j.chunk;
   dn_cpu_parallel_for (dev, pieces, 1, gemm_range, &j);
+}
+
+bool
+dn_cpu_have_avx2_fma (void)
+{
+  static atomic_int have = -1;
+  int h = atomic_load (&have);
+  if (h < 0)
+    {
+      const char *env = getenv ("DN_CPU_NO_AVX2");
+      h = 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+      __builtin_cpu_init ();
+      h = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") && !(env && *env && strcmp (env, "0"));
+#else
+      (void) env;
+#endif
+      atomic_store (&have, h);
+    }
+  return h;
 }

@@ -63,6 +63,10 @@ DnStatus dn_vk_dispatch_1d_local (DnDevice *dev, DnShaderId shader, const DnBind
 typedef void (*DnRangeFn) (void *ctx, int64_t begin, int64_t end);
 void dn_cpu_parallel_for (DnDevice *dev, int64_t n, int64_t grain, DnRangeFn fn, void *ctx);
 
+/* Whether the CPU kernels that pick an AVX2+FMA compilation at run time may take it: the CPU has both,
+ * and DN_CPU_NO_AVX2 is not set in the environment (tests set it to run the portable kernels). */
+bool dn_cpu_have_avx2_fma (void);
+
 /* Row-major single-precision GEMM for CPU kernels: C = alpha·op(A)·op(B) + beta·C, split over the
  * device's threads (each piece a single-threaded OpenBLAS call; OpenBLAS's own threads are not used,
  * so they never compete with the pool). Call it from the calling thread, not from inside a range fn. */

@@ -51,6 +51,12 @@ void dn_twin_v1_cpu_work_free (DnTwinV1CpuWork *w);
  * the intermediates too. Runs on the device's thread pool. */
 void dn_twin_v1_cpu_forward (DnDevice *dev, const DnTwinV1Cpu *m, DnTwinV1CpuWork *w, float *y, const float *x,
                              int64_t N, int cin, bool centered, const DnTwinV1Keep *keep);
+/* Forward and input-gradient backward in one pass per image, centred readout only: y (N,K) as above and
+ * dx (N,cin,93,93) += ∂/∂x Σ_{n,k} dout[n,k]·scale·(elu(y[n,k] − 1) + 1). Fails only for memory (the
+ * backward's scratch, about 2.3 MB a thread, is made on the first call). */
+DnStatus dn_twin_v1_cpu_forward_backward (DnDevice *dev, const DnTwinV1Cpu *m, DnTwinV1CpuWork *w, float *y,
+                                          float *dx, const float *x, const float *dout, float scale, int64_t N,
+                                          int cin);
 
 DnTwinMember *dn_twin_v4_member_new (DnDevice *dev, const DnWeightSet *ws, DnTwinInfo *info, DnStatus *status);
 extern const DnTwinMemberClass dn_twin_v4_class;

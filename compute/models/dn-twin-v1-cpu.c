@@ -54,6 +54,10 @@ typedef struct
   float b1[HID], gamma[HID];
   float w2t[HID * C0];  /* [c][o]: pwconv2.weight transposed */
   float b2eff[C0];      /* b2 + W2·β */
+  /* for the input-gradient backward */
+  float dwf[49 * C0];   /* [tap][c], the kernel flipped (the transposed depthwise conv is a conv) */
+  float w1n[HID * C0];  /* pwconv1.weight as stored, [o][k] */
+  float w2n[C0 * HID];  /* pwconv2.weight as stored, [o][c] */
 } V1CpuBlock;
 
 typedef struct
@@ -66,6 +70,7 @@ typedef struct
 struct DnTwinV1Cpu
 {
   float pw1[16 * C0], pw3[48 * C0]; /* patch weights [(ci,ky,kx)][o] for 1 and 3 input channels */
+  float pwn1[C0 * 16], pwn3[C0 * 48]; /* the same as stored, [o][(ci,ky,kx)] (backward) */
   float patch_b[C0], stem_w[C0], stem_b[C0];
   V1CpuBlock blk[2];
   float ds_ln_w[C0], ds_ln_b[C0];
@@ -95,10 +100,39 @@ typedef struct
   double ss[HID];
 } V1CpuScratch;
 
+/* What the forward of a forward+backward keeps of one block, per image. */
+typedef struct
+{
+  float d[NP * C0];    /* dwconv + bias, the LN's input */
+  float mean[NP], rstd[NP];
+  float g[NPP * HID];  /* GELU output (the GRN's input) */
+  float gp[NPP * HID]; /* GELU'(pw1 output) */
+  float gx[HID], nx[HID];
+} V1CpuBlockSave;
+
+/* One thread's buffers for forward+backward (about 2.3 MB; zeroed once: padding rows and borders stay 0). */
+typedef struct
+{
+  float sv[NP * C0];   /* patch conv + bias, the stem LN's input */
+  float s_mean[NP], s_rstd[NP];
+  V1CpuBlockSave b[2];
+  float dsx[4 * C0];   /* the stage-0 output under the read pixel, the downsampling LN's input */
+  float ds_mean[4], ds_rstd[4];
+  float gp_act[C1];    /* GELU' at the read pixel's BN output */
+  float dq[NPP * HID]; /* ∂/∂ GRN output, then ∂/∂ pw1 output */
+  float da[NPP * C0];  /* ∂/∂ LN output (blocks), ∂/∂ patch conv output (stem) */
+  float dr[NPP * C0];  /* ∂/∂ residual stream */
+  float padg[SP * SP * C0];
+  float dcols[NPP * 48];
+  float q6[6 * HID];
+  float t6[6 * C0];
+} V1CpuGrad;
+
 struct DnTwinV1CpuWork
 {
   int n_slots;
   V1CpuScratch **slots;
+  V1CpuGrad **grads; /* made on the first forward+backward */
 };
 
 /* Preparing a member ---------------------------------------------------------------------------------- */
@@ -161,6 +195,8 @@ dn_twin_v1_cpu_new (const DnTwinV1Params *w, DnStatus *status)
         for (int ci = 0; ci < 3; ci++)
           m->pw3[(ci * 16 + t) * C0 + o] = w->patch_w3[(o * 3 + ci) * 16 + t];
       }
+  memcpy (m->pwn1, w->patch_w1, sizeof m->pwn1);
+  memcpy (m->pwn3, w->patch_w3, sizeof m->pwn3);
   memcpy (m->patch_b, w->patch_b, sizeof m->patch_b);
   memcpy (m->stem_w, w->stem_w, sizeof m->stem_w);
   memcpy (m->stem_b, w->stem_b, sizeof m->stem_b);
@@ -170,7 +206,12 @@ dn_twin_v1_cpu_new (const DnTwinV1Params *w, DnStatus *status)
       const DnTwinV1BlockParams *s = &w->blk[j];
       for (int c = 0; c < C0; c++)
         for (int t = 0; t < 49; t++)
-          b->dw[t * C0 + c] = s->dw_w[c * 49 + t];
+          {
+            b->dw[t * C0 + c] = s->dw_w[c * 49 + t];
+            b->dwf[(48 - t) * C0 + c] = s->dw_w[c * 49 + t];
+          }
+      memcpy (b->w1n, s->pw1_w, sizeof b->w1n);
+      memcpy (b->w2n, s->pw2_w, sizeof b->w2n);
       memcpy (b->dw_b, s->dw_b, sizeof b->dw_b);
       memcpy (b->ln_w, s->ln_w, sizeof b->ln_w);
       memcpy (b->ln_b, s->ln_b, sizeof b->ln_b);
@@ -249,7 +290,10 @@ dn_twin_v1_cpu_work_free (DnTwinV1CpuWork *w)
     return;
   for (int i = 0; w->slots && i < w->n_slots; i++)
     free (w->slots[i]);
+  for (int i = 0; w->grads && i < w->n_slots; i++)
+    free (w->grads[i]);
   free (w->slots);
+  free (w->grads);
   free (w);
 }
 
@@ -391,7 +435,7 @@ hsum8 (__m256 v)
 }
 
 V1_AVX2 static inline void
-ln40_avx2 (const float *v, const float *w, const float *b, float *out)
+ln40s_avx2 (const float *v, const float *w, const float *b, float *out, float *mean, float *rstd)
 {
   __m256 x0 = _mm256_loadu_ps (v), x1 = _mm256_loadu_ps (v + 8), x2 = _mm256_loadu_ps (v + 16);
   __m256 x3 = _mm256_loadu_ps (v + 24), x4 = _mm256_loadu_ps (v + 32);
@@ -407,7 +451,13 @@ ln40_avx2 (const float *v, const float *w, const float *b, float *out)
   q = _mm256_fmadd_ps (x1, x1, q);
   q = _mm256_fmadd_ps (x2, x2, q);
   q = _mm256_fmadd_ps (x3, x3, q);
-  __m256 rs = _mm256_set1_ps (1.0f / sqrtf (hsum8 (q) / (float) C0 + 1e-6f));
+  float r = 1.0f / sqrtf (hsum8 (q) / (float) C0 + 1e-6f);
+  if (mean)
+    {
+      *mean = m;
+      *rstd = r;
+    }
+  __m256 rs = _mm256_set1_ps (r);
 #define LN_OUT(i)                                                                                     \
   _mm256_storeu_ps (out + 8 * (i), _mm256_add_ps (_mm256_mul_ps (_mm256_mul_ps (x##i, rs), _mm256_loadu_ps (w + 8 * (i))), \
                                                    _mm256_loadu_ps (b + 8 * (i))));
@@ -415,26 +465,42 @@ ln40_avx2 (const float *v, const float *w, const float *b, float *out)
 #undef LN_OUT
 }
 
-static bool
-have_avx2_fma (void)
+/* The LN's input gradient for one pixel (as ln_backward_inp_range, with float sums): x the LN's input,
+ * m and r its mean and 1/std, g ∂/∂out; dx = or += ∂/∂x. */
+V1_AVX2 static inline void
+ln40_bwd_avx2 (const float *x, float m, float r, const float *w, const float *g, float *dx, bool add)
 {
-  static int have = -1;
-  if (have < 0)
+  const __m256 mv = _mm256_set1_ps (m), rv = _mm256_set1_ps (r);
+  __m256 dn[5], xh[5], s1 = _mm256_setzero_ps (), s2 = _mm256_setzero_ps ();
+  for (int i = 0; i < 5; i++)
     {
-      __builtin_cpu_init ();
-      have = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
+      dn[i] = _mm256_mul_ps (_mm256_loadu_ps (w + 8 * i), _mm256_loadu_ps (g + 8 * i));
+      xh[i] = _mm256_mul_ps (_mm256_sub_ps (_mm256_loadu_ps (x + 8 * i), mv), rv);
+      s1 = _mm256_add_ps (s1, dn[i]);
+      s2 = _mm256_fmadd_ps (dn[i], xh[i], s2);
     }
-  return have;
+  const __m256 m1 = _mm256_set1_ps (hsum8 (s1) / (float) C0), m2 = _mm256_set1_ps (hsum8 (s2) / (float) C0);
+  for (int i = 0; i < 5; i++)
+    {
+      __m256 v = _mm256_mul_ps (_mm256_sub_ps (_mm256_sub_ps (dn[i], m1), _mm256_mul_ps (xh[i], m2)), rv);
+      if (add)
+        v = _mm256_add_ps (v, _mm256_loadu_ps (dx + 8 * i));
+      _mm256_storeu_ps (dx + 8 * i, v);
+    }
 }
+
 #endif
 
 /* The body, compiled twice (AVX2+FMA and generic): `avx2` is a constant in each copy. ----------------- */
 
 #ifdef V1_X86
-#define LN40(...) (avx2 ? ln40_avx2 (__VA_ARGS__) : ln40 (__VA_ARGS__))
+#define LN40S(...) (avx2 ? ln40s_avx2 (__VA_ARGS__) : ln40s (__VA_ARGS__))
+#define LN40_BWD(...) (avx2 ? ln40_bwd_avx2 (__VA_ARGS__) : ln40_bwd (__VA_ARGS__))
 #else
-#define LN40(...) ln40 (__VA_ARGS__)
+#define LN40S(...) ln40s (__VA_ARGS__)
+#define LN40_BWD(...) ln40_bwd (__VA_ARGS__)
 #endif
+#define LN40(v, w, b, out) LN40S (v, w, b, out, NULL, NULL)
 
 /* C (M,N) = A (M,K) · B (K,N), M a multiple of 6, N of 8: the micro-kernel, else one single-threaded
  * OpenBLAS call (OpenBLAS runs with 1 thread in this engine; dn_cpu_sgemm calls it from workers too). */
@@ -452,9 +518,10 @@ gemm (const bool avx2, int M, int K, const float *A, int lda, const float *B, in
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
 }
 
-/* out (C0) = LayerNorm of v (C0) over the channels (biased variance), as the op path's ln_forward_range. */
+/* out (C0) = LayerNorm of v (C0) over the channels (biased variance), as the op path's ln_forward_range;
+ * mean, rstd: NULL or where to put the statistics. */
 static inline __attribute__ ((always_inline)) void
-ln40 (const float *v, const float *w, const float *b, float *out)
+ln40s (const float *v, const float *w, const float *b, float *out, float *mean, float *rstd)
 {
   float m = 0.0f;
   for (int c = 0; c < C0; c++)
@@ -467,8 +534,32 @@ ln40 (const float *v, const float *w, const float *b, float *out)
       var += d * d;
     }
   float rs = (float) (1.0 / sqrt ((double) (var / (float) C0) + 1e-6));
+  if (mean)
+    {
+      *mean = m;
+      *rstd = rs;
+    }
   for (int c = 0; c < C0; c++)
     out[c] = (v[c] - m) * rs * w[c] + b[c];
+}
+
+/* ln40_bwd_avx2 in plain C */
+static inline __attribute__ ((always_inline)) void
+ln40_bwd (const float *x, float m, float r, const float *w, const float *g, float *dx, bool add)
+{
+  float s1 = 0.0f, s2 = 0.0f;
+  for (int c = 0; c < C0; c++)
+    {
+      float dn = w[c] * g[c];
+      s1 += dn;
+      s2 += dn * ((x[c] - m) * r);
+    }
+  float m1 = s1 / (float) C0, m2 = s2 / (float) C0;
+  for (int c = 0; c < C0; c++)
+    {
+      float v = (w[c] * g[c] - m1 - (x[c] - m) * r * m2) * r;
+      dx[c] = add ? dx[c] + v : v;
+    }
 }
 
 static inline __attribute__ ((always_inline)) float
@@ -488,19 +579,25 @@ typedef struct
   int64_t N;
   bool centered;
   const DnTwinV1Keep *keep;
+  /* forward+backward: dx (N,cin,93,93) += ∂/∂x Σ_k dout[n,k]·scale·(elu(y[n,k] − 1) + 1) */
+  float *dx;
+  const float *dout;
+  float scale;
+  V1CpuGrad **grads;
   atomic_llong next;
 } V1Job;
 
-/* One block on s->r (in place). rows: the pixels whose output is needed (NULL = all). */
+/* One block on s->r (in place). rows: the pixels whose output is needed (NULL = all). sv: NULL, or where
+ * to keep what the backward needs (then the GELU output goes to sv->g instead of s->g). */
 static inline __attribute__ ((always_inline)) void
-block_body (const bool avx2, const V1CpuBlock *b, V1CpuScratch *s, const int *rows, int n_rows)
+block_body (const bool avx2, const V1CpuBlock *b, V1CpuScratch *s, const int *rows, int n_rows, V1CpuBlockSave *sv)
 {
   /* dwconv 7×7 + bias, then LN over C, per pixel */
   for (int y = 0; y < S; y++)
     memcpy (s->pad + ((y + 3) * SP + 3) * C0, s->r + y * S * C0, S * C0 * sizeof (float));
   for (int y = 0; y < S; y++)
     {
-      float d[S * C0];
+      float dloc[S * C0], *d = sv ? sv->d + y * S * C0 : dloc;
 #ifdef V1_X86
       if (avx2)
         dwconv_row_avx2 (s->pad, b->dw, b->dw_b, y, d);
@@ -508,17 +605,34 @@ block_body (const bool avx2, const V1CpuBlock *b, V1CpuScratch *s, const int *ro
 #endif
         dwconv_row_generic (s->pad, b->dw, b->dw_b, y, d);
       for (int x = 0; x < S; x++)
-        LN40 (d + x * C0, b->ln_w, b->ln_b, s->a + (y * S + x) * C0);
+        LN40S (d + x * C0, b->ln_w, b->ln_b, s->a + (y * S + x) * C0, sv ? &sv->mean[y * S + x] : NULL,
+               sv ? &sv->rstd[y * S + x] : NULL);
     }
-  /* pw1 + bias → GELU; Σ_hw g² per channel in double (as dn_grn_forward) */
-  gemm (avx2, NPP, C0, s->a, C0, b->w1t, HID, HID, s->g, HID);
+  /* pw1 + bias → GELU; Σ_hw g² per channel in double (as dn_grn_forward). With sv also GELU' as the op
+   * path's gelu_backward computes it. */
+  float *gbuf = sv ? sv->g : s->g;
+  gemm (avx2, NPP, C0, s->a, C0, b->w1t, HID, HID, gbuf, HID);
   for (int c = 0; c < HID; c++)
     s->ss[c] = 0.0;
   for (int p = 0; p < NP; p++)
     {
-      float *g = s->g + p * HID;
-      for (int c = 0; c < HID; c++)
-        g[c] = gelu (g[c] + b->b1[c]);
+      float *g = gbuf + p * HID;
+      if (sv)
+        {
+          float *gp = sv->gp + p * HID;
+          for (int c = 0; c < HID; c++)
+            {
+              float u = g[c] + b->b1[c];
+              float cdf = 0.5f * (1.0f + dn_elem_erff (u * 0.70710678f));
+              float h = -0.5f * u * u;
+              float pdf = dn_elem_expf_neg (h > -87.0f ? h : -87.0f) * 0.39894228f;
+              g[c] = u * cdf;
+              gp[c] = cdf + u * pdf;
+            }
+        }
+      else
+        for (int c = 0; c < HID; c++)
+          g[c] = gelu (g[c] + b->b1[c]);
       for (int c = 0; c < HID; c++)
         s->ss[c] += (double) g[c] * g[c];
     }
@@ -533,14 +647,20 @@ block_body (const bool avx2, const V1CpuBlock *b, V1CpuScratch *s, const int *ro
   float den = (float) (msum / (double) HID) + 1e-6f;
   for (int c = 0; c < HID; c++)
     {
-      float sc = b->gamma[c] * (gx[c] / den) + 1.0f;
+      float nx = gx[c] / den;
+      if (sv)
+        {
+          sv->gx[c] = gx[c];
+          sv->nx[c] = nx;
+        }
+      float sc = b->gamma[c] * nx + 1.0f;
       for (int o = 0; o < C0; o++)
         s->w2[c * C0 + o] = b->w2t[c * C0 + o] * sc;
     }
   /* pw2 + b2eff + residual (the pw2 output goes to s->a, free by now) */
   if (!rows)
     {
-      gemm (avx2, NPP, HID, s->g, HID, s->w2, C0, C0, s->a, C0);
+      gemm (avx2, NPP, HID, gbuf, HID, s->w2, C0, C0, s->a, C0);
       for (int p = 0; p < NP; p++)
         for (int o = 0; o < C0; o++)
           s->r[p * C0 + o] += s->a[p * C0 + o] + b->b2eff[o];
@@ -548,7 +668,7 @@ block_body (const bool avx2, const V1CpuBlock *b, V1CpuScratch *s, const int *ro
   else
     {
       for (int i = 0; i < n_rows; i++)
-        memcpy (s->t6 + i * HID, s->g + rows[i] * HID, HID * sizeof (float));
+        memcpy (s->t6 + i * HID, gbuf + rows[i] * HID, HID * sizeof (float));
       gemm (avx2, 6, HID, s->t6, HID, s->w2, C0, C0, s->h6, C0);
       for (int i = 0; i < n_rows; i++)
         {
@@ -559,8 +679,12 @@ block_body (const bool avx2, const V1CpuBlock *b, V1CpuScratch *s, const int *ro
     }
 }
 
+/* The pixels of the stage-0 map under the centred readout's pixel (5,5) of the stage-1 map. */
+static const int center_rows[4] = { 10 * S + 10, 10 * S + 11, 11 * S + 10, 11 * S + 11 };
+
+/* One image's forward; gs: NULL, or where to keep what the backward needs (centred readout only). */
 static inline __attribute__ ((always_inline)) void
-image_body (const bool avx2, const V1Job *j, V1CpuScratch *s, int64_t n)
+image_body (const bool avx2, const V1Job *j, V1CpuScratch *s, V1CpuGrad *gs, int64_t n)
 {
   const DnTwinV1Cpu *m = j->m;
   const DnTwinV1Keep *keep = j->keep;
@@ -581,19 +705,18 @@ image_body (const bool avx2, const V1Job *j, V1CpuScratch *s, int64_t n)
   gemm (avx2, NPP, cin * 16, s->xs, 48, pw, C0, C0, s->a, C0);
   for (int p = 0; p < NP; p++)
     {
-      float v[C0];
+      float vloc[C0], *v = gs ? gs->sv + p * C0 : vloc;
       for (int c = 0; c < C0; c++)
         v[c] = s->a[p * C0 + c] + m->patch_b[c];
-      LN40 (v, m->stem_w, m->stem_b, s->r + p * C0);
+      LN40S (v, m->stem_w, m->stem_b, s->r + p * C0, gs ? &gs->s_mean[p] : NULL, gs ? &gs->s_rstd[p] : NULL);
     }
   if (keep)
     for (int p = 0; p < NP; p++)
       for (int c = 0; c < C0; c++)
         keep->stem[(n * C0 + c) * NP + p] = s->r[p * C0 + c];
   /* stage 0 */
-  static const int center_rows[4] = { 10 * S + 10, 10 * S + 11, 11 * S + 10, 11 * S + 11 };
-  block_body (avx2, &m->blk[0], s, NULL, 0);
-  block_body (avx2, &m->blk[1], s, full ? NULL : center_rows, 4);
+  block_body (avx2, &m->blk[0], s, NULL, 0, gs ? &gs->b[0] : NULL);
+  block_body (avx2, &m->blk[1], s, full ? NULL : center_rows, 4, gs ? &gs->b[1] : NULL);
   if (keep)
     for (int p = 0; p < NP; p++)
       for (int c = 0; c < C0; c++)
@@ -604,8 +727,16 @@ image_body (const bool avx2, const V1Job *j, V1CpuScratch *s, int64_t n)
     {
       int oy = full ? q / SO : 5, ox = full ? q % SO : 5;
       for (int t = 0; t < 4; t++)
-        LN40 (s->r + ((2 * oy + t / 2) * S + 2 * ox + t % 2) * C0, m->ds_ln_w, m->ds_ln_b,
-              s->dsin + (q * 4 + t) * C0);
+        {
+          const float *in = s->r + ((2 * oy + t / 2) * S + 2 * ox + t % 2) * C0;
+          if (gs)
+            {
+              memcpy (gs->dsx + t * C0, in, C0 * sizeof (float));
+              in = gs->dsx + t * C0;
+            }
+          LN40S (in, m->ds_ln_w, m->ds_ln_b, s->dsin + (q * 4 + t) * C0, gs ? &gs->ds_mean[t] : NULL,
+                 gs ? &gs->ds_rstd[t] : NULL);
+        }
     }
   gemm (avx2, full ? NOP : 6, 4 * C0, s->dsin, 4 * C0, m->dsw, C1, C1, s->ds, C1);
   for (int q = 0; q < n_out; q++)
@@ -617,7 +748,14 @@ image_body (const bool avx2, const V1Job *j, V1CpuScratch *s, int64_t n)
           float v = s->ds[q * C1 + o] + m->ds_b[o];
           if (keep)
             keep->ds[(n * C1 + o) * NO + qq] = v;
-          act[o] = gelu ((v - m->bn_m[o]) * m->bn_r[o] * m->bn_w[o] + m->bn_b[o]);
+          float z = (v - m->bn_m[o]) * m->bn_r[o] * m->bn_w[o] + m->bn_b[o];
+          act[o] = gelu (z);
+          if (gs)
+            {
+              float cdf = 0.5f * (1.0f + dn_elem_erff (z * 0.70710678f));
+              float h = -0.5f * z * z;
+              gs->gp_act[o] = cdf + z * dn_elem_expf_neg (h > -87.0f ? h : -87.0f) * 0.39894228f;
+            }
           if (keep)
             keep->act[(n * C1 + o) * NO + qq] = act[o];
         }
@@ -659,17 +797,178 @@ image_body (const bool avx2, const V1Job *j, V1CpuScratch *s, int64_t n)
     }
 }
 
-static void
-image_generic (const V1Job *j, V1CpuScratch *s, int64_t n)
+/* The backward of one block: gs->dr holds ∂/∂ block output (only on `rows` when given: the centred last
+ * block) and becomes ∂/∂ block input. As the op path's linear, grn, gelu, layernorm and conv2d backwards;
+ * the GRN's zero-norm channels get no gradient through the norm (twins.md §2.2). */
+static inline __attribute__ ((always_inline)) void
+block_backward (const bool avx2, const V1CpuBlock *b, const V1CpuBlockSave *sv, V1CpuGrad *gs, const int *rows,
+                int n_rows)
 {
-  image_body (false, j, s, n);
+  double P[HID];
+  for (int c = 0; c < HID; c++)
+    P[c] = 0.0;
+  /* ∂/∂ GRN output q = ∂out · W2; P_c = Σ_hw ∂q·g */
+  if (!rows)
+    {
+      gemm (avx2, NPP, C0, gs->dr, C0, b->w2n, HID, HID, gs->dq, HID);
+      for (int p = 0; p < NP; p++)
+        {
+          const float *q = gs->dq + p * HID, *g = sv->g + p * HID;
+          for (int c = 0; c < HID; c++)
+            P[c] += (double) q[c] * g[c];
+        }
+    }
+  else
+    {
+      for (int i = 0; i < n_rows; i++)
+        memcpy (gs->t6 + i * C0, gs->dr + rows[i] * C0, C0 * sizeof (float));
+      gemm (avx2, 6, C0, gs->t6, C0, b->w2n, HID, HID, gs->q6, HID);
+      for (int i = 0; i < n_rows; i++)
+        {
+          const float *q = gs->q6 + i * HID, *g = sv->g + rows[i] * HID;
+          for (int c = 0; c < HID; c++)
+            P[c] += (double) q[c] * g[c];
+        }
+    }
+  /* GRN backward (as dn_grn_backward): ∂g = ∂q·(γ·Nx + 1) + kx·g */
+  double msum = 0.0, Ssum = 0.0;
+  for (int c = 0; c < HID; c++)
+    {
+      msum += sv->gx[c];
+      Ssum += b->gamma[c] * P[c] * sv->gx[c];
+    }
+  double den = msum / (double) HID + 1e-6;
+  float kx[HID], sc[HID];
+  for (int c = 0; c < HID; c++)
+    {
+      double gxc = sv->gx[c];
+      double dg = b->gamma[c] * P[c] / den - Ssum / ((double) HID * den * den);
+      kx[c] = gxc > 0 ? (float) (dg / gxc) : 0.0f;
+      sc[c] = b->gamma[c] * sv->nx[c] + 1.0f;
+    }
+  /* → GELU backward: ∂u = ∂g·GELU'(u), into gs->dq */
+  if (!rows)
+    for (int p = 0; p < NP; p++)
+      {
+        float *q = gs->dq + p * HID;
+        const float *g = sv->g + p * HID, *gp = sv->gp + p * HID;
+        for (int c = 0; c < HID; c++)
+          q[c] = (q[c] * sc[c] + kx[c] * g[c]) * gp[c];
+      }
+  else
+    {
+      for (int p = 0; p < NP; p++)
+        {
+          float *q = gs->dq + p * HID;
+          const float *g = sv->g + p * HID, *gp = sv->gp + p * HID;
+          for (int c = 0; c < HID; c++)
+            q[c] = (kx[c] * g[c]) * gp[c];
+        }
+      for (int i = 0; i < n_rows; i++)
+        {
+          float *q = gs->dq + rows[i] * HID;
+          const float *q6 = gs->q6 + i * HID, *g = sv->g + rows[i] * HID, *gp = sv->gp + rows[i] * HID;
+          for (int c = 0; c < HID; c++)
+            q[c] = (q6[c] * sc[c] + kx[c] * g[c]) * gp[c];
+        }
+    }
+  /* pw1 backward: ∂a = ∂u · W1; LN backward per pixel into the padded map */
+  gemm (avx2, NPP, HID, gs->dq, HID, b->w1n, C0, C0, gs->da, C0);
+  for (int y = 0; y < S; y++)
+    for (int x = 0; x < S; x++)
+      {
+        int p = y * S + x;
+        LN40_BWD (sv->d + p * C0, sv->mean[p], sv->rstd[p], b->ln_w, gs->da + p * C0,
+                  gs->padg + ((y + 3) * SP + x + 3) * C0, false);
+      }
+  /* dwconv backward: the conv of ∂d with the flipped kernel, added to the residual's gradient */
+  static const float zero_bias[C0];
+  for (int y = 0; y < S; y++)
+    {
+      float t[S * C0];
+#ifdef V1_X86
+      if (avx2)
+        dwconv_row_avx2 (gs->padg, b->dwf, zero_bias, y, t);
+      else
+#endif
+        dwconv_row_generic (gs->padg, b->dwf, zero_bias, y, t);
+      float *dr = gs->dr + y * S * C0;
+      for (int i = 0; i < S * C0; i++)
+        dr[i] += t[i];
+    }
+}
+
+/* The backward of one image after image_body (centred readout) with gs: dx row += ∂/∂x. */
+static inline __attribute__ ((always_inline)) void
+image_backward (const bool avx2, const V1Job *j, V1CpuGrad *gs, int64_t n)
+{
+  const DnTwinV1Cpu *m = j->m;
+  const int K = m->K, cin = j->cin;
+  const float *y = j->y + n * K, *dout = j->dout + n * K;
+  /* output nonlinearity (as dn_twin_forward_backward: dy = dout·scale·elu'(y − 1)) and readout */
+  float da[C1];
+  for (int c = 0; c < C1; c++)
+    da[c] = 0.0f;
+  for (int k = 0; k < K; k++)
+    {
+      if (dout[k] == 0.0f)
+        continue;
+      float dr = dout[k] * j->scale, ym1 = y[k] - 1.0f;
+      float dy = ym1 > 0.0f ? dr : dr * expf (ym1);
+      const float *FT = m->FT + k * C1;
+      for (int c = 0; c < C1; c++)
+        da[c] += dy * FT[c];
+    }
+  /* GELU, BN (eval), the 2×2 conv at the read pixel, the downsampling LN on the 4 pixels under it */
+  float dv[C1], dsin[4 * C0];
+  for (int o = 0; o < C1; o++)
+    dv[o] = (m->bn_w[o] * m->bn_r[o]) * (da[o] * gs->gp_act[o]);
+  for (int i = 0; i < 4 * C0; i++)
+    {
+      const float *w = m->dsw + i * C1;
+      float acc = 0.0f;
+      for (int o = 0; o < C1; o++)
+        acc += w[o] * dv[o];
+      dsin[i] = acc;
+    }
+  memset (gs->dr, 0, NP * C0 * sizeof (float));
+  for (int t = 0; t < 4; t++)
+    LN40_BWD (gs->dsx + t * C0, gs->ds_mean[t], gs->ds_rstd[t], m->ds_ln_w, dsin + t * C0,
+              gs->dr + center_rows[t] * C0, false);
+  /* the blocks, the last one from its 4 read pixels */
+  block_backward (avx2, &m->blk[1], &gs->b[1], gs, center_rows, 4);
+  block_backward (avx2, &m->blk[0], &gs->b[0], gs, NULL, 0);
+  /* stem LN, then the patch conv: ∂cols = ∂patch · W, scattered back (stride = kernel: no overlap) */
+  for (int p = 0; p < NP; p++)
+    LN40_BWD (gs->sv + p * C0, gs->s_mean[p], gs->s_rstd[p], m->stem_w, gs->dr + p * C0, gs->da + p * C0, false);
+  gemm (avx2, NPP, C0, gs->da, C0, cin == 1 ? m->pwn1 : m->pwn3, 16 * cin, 16 * cin, gs->dcols, 48);
+  float *dx = j->dx + n * cin * 93 * 93;
+  for (int i = 0; i < S; i++)
+    for (int jj = 0; jj < S; jj++)
+      {
+        const float *row = gs->dcols + (i * S + jj) * 48;
+        for (int ci = 0; ci < cin; ci++)
+          for (int ky = 0; ky < 4; ky++)
+            for (int kx = 0; kx < 4; kx++)
+              dx[(ci * 93 + 4 * i + ky) * 93 + 4 * jj + kx] += row[ci * 16 + ky * 4 + kx];
+      }
+}
+
+static void
+image_generic (const V1Job *j, V1CpuScratch *s, V1CpuGrad *gs, int64_t n)
+{
+  image_body (false, j, s, gs, n);
+  if (gs)
+    image_backward (false, j, gs, n);
 }
 
 #ifdef V1_X86
 V1_AVX2 static void
-image_avx2 (const V1Job *j, V1CpuScratch *s, int64_t n)
+image_avx2 (const V1Job *j, V1CpuScratch *s, V1CpuGrad *gs, int64_t n)
 {
-  image_body (true, j, s, n);
+  image_body (true, j, s, gs, n);
+  if (gs)
+    image_backward (true, j, gs, n);
 }
 #endif
 
@@ -679,7 +978,7 @@ v1_job_range (void *ctx, int64_t b, int64_t e)
 {
   V1Job *j = ctx;
 #ifdef V1_X86
-  bool avx2 = have_avx2_fma ();
+  bool avx2 = dn_cpu_have_avx2_fma ();
 #endif
   for (int64_t slot = b; slot < e; slot++)
     for (;;)
@@ -687,12 +986,13 @@ v1_job_range (void *ctx, int64_t b, int64_t e)
         int64_t n = atomic_fetch_add (&j->next, 1);
         if (n >= j->N)
           break;
+        V1CpuGrad *gs = j->grads ? j->grads[slot] : NULL;
 #ifdef V1_X86
         if (avx2)
-          image_avx2 (j, j->slots[slot], n);
+          image_avx2 (j, j->slots[slot], gs, n);
         else
 #endif
-          image_generic (j, j->slots[slot], n);
+          image_generic (j, j->slots[slot], gs, n);
       }
 }
 
@@ -703,4 +1003,32 @@ dn_twin_v1_cpu_forward (DnDevice *dev, const DnTwinV1Cpu *m, DnTwinV1CpuWork *w,
   V1Job j = { .m = m, .slots = w->slots, .y = y, .x = x, .cin = cin, .N = N, .centered = centered, .keep = keep };
   atomic_init (&j.next, 0);
   dn_cpu_parallel_for (dev, w->n_slots, 1, v1_job_range, &j);
+}
+
+DnStatus
+dn_twin_v1_cpu_forward_backward (DnDevice *dev, const DnTwinV1Cpu *m, DnTwinV1CpuWork *w, float *y, float *dx,
+                                 const float *x, const float *dout, float scale, int64_t N, int cin)
+{
+  if (!w->grads)
+    {
+      if (!(w->grads = calloc ((size_t) w->n_slots, sizeof *w->grads)))
+        return dn_set_error (DN_ERROR_NO_MEMORY, "twin: out of memory");
+      for (int i = 0; i < w->n_slots; i++)
+        {
+          if (!(w->grads[i] = aligned_alloc (64, (sizeof (V1CpuGrad) + 63) & ~(size_t) 63)))
+            {
+              for (int k = 0; k < i; k++)
+                free (w->grads[k]);
+              free (w->grads);
+              w->grads = NULL;
+              return dn_set_error (DN_ERROR_NO_MEMORY, "twin: out of memory for the backward's scratch");
+            }
+          memset (w->grads[i], 0, sizeof (V1CpuGrad));
+        }
+    }
+  V1Job j = { .m = m, .slots = w->slots, .y = y, .x = x, .cin = cin, .N = N, .centered = true, .dx = dx,
+              .dout = dout, .scale = scale, .grads = w->grads };
+  atomic_init (&j.next, 0);
+  dn_cpu_parallel_for (dev, w->n_slots, 1, v1_job_range, &j);
+  return DN_OK;
 }

@@ -395,6 +395,27 @@ v1_forward_infer (DnTwinMember *base, void *p, DnTensor *y, const DnTensor *x, b
   return DN_OK;
 }
 
+/* Forward+backward in one pass per image: on the CPU backend with the centred readout (dn-twin-v1-cpu.c). */
+static DnStatus
+v1_forward_backward (DnTwinMember *base, void *p, DnTensor *y, DnTensor *dx, const DnTensor *x, const DnTensor *dout,
+                     float scale, bool centered, bool *done)
+{
+  V1Member *m = (V1Member *) base;
+  V1Work *w = p;
+  *done = false;
+  if (!m->cpu || !centered || !dn_device_is_cpu (x->dev) || x->shape[0] != w->N)
+    return DN_OK;
+  DnStatus st;
+  if (!w->cpu && !(w->cpu = dn_twin_v1_cpu_work_new (dn_device_n_threads (x->dev), &st)))
+    return st;
+  w->have_intermediates = false;
+  DN_TRY (dn_twin_v1_cpu_forward_backward (x->dev, m->cpu, w->cpu, dn_tensor_host (y), dn_tensor_host (dx),
+                                           dn_tensor_host (x), dn_tensor_host (dout), scale, x->shape[0],
+                                           (int) x->shape[1]));
+  *done = true;
+  return DN_OK;
+}
+
 static DnStatus
 v1_backward (DnTwinMember *base, void *p, DnTensor *dx, const DnTensor *dy, const DnTensor *x)
 {
@@ -443,6 +464,7 @@ v1_backward (DnTwinMember *base, void *p, DnTensor *dx, const DnTensor *dy, cons
 const DnTwinMemberClass dn_twin_v1_class = {
   .forward = v1_forward,
   .forward_infer = v1_forward_infer,
+  .forward_backward = v1_forward_backward,
   .backward = v1_backward,
   .workspace_new = v1_workspace_new,
   .workspace_free = v1_workspace_free,

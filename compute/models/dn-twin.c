@@ -21,6 +21,7 @@ struct DnTwin
   bool *use;
   bool centered;
   bool keep_intermediates;
+  bool fast; /* dn_twin_set_fast_paths */
   void *ws;     /* the members' shared workspace, for a batch of ws_n */
   int64_t ws_n;
   DnTensor *y, *ym1, *r, *dr, *dy; /* (N,K) scratch */
@@ -181,6 +182,7 @@ twin_alloc (DnDevice *dev, const DnTwinMemberClass *klass, int n_members, DnStat
     }
   t->dev = dev;
   t->centered = true;
+  t->fast = true;
   t->klass = klass;
   t->info.n_members = n_members;
   for (int i = 0; i < n_members; i++)
@@ -302,6 +304,12 @@ dn_twin_set_centered (DnTwin *t, bool centered)
 }
 
 void
+dn_twin_set_fast_paths (DnTwin *t, bool fast)
+{
+  t->fast = fast;
+}
+
+void
 dn_twin_set_keep_intermediates (DnTwin *t, bool keep)
 {
   t->keep_intermediates = keep;
@@ -382,17 +390,24 @@ check_input (DnTwin *t, const char *op, const DnTensor *x)
   return DN_OK;
 }
 
+/* r = elu(y − 1) + 1 from t->y; leaves ym1 = y − 1 for the backward. */
+static DnStatus
+response_from_y (DnTwin *t, DnTensor *r)
+{
+  DN_TRY (dn_affine_forward (t->ym1, t->y, 1.0f, -1.0f));
+  DN_TRY (dn_elu_forward (r, t->ym1, 1.0f));
+  return dn_affine_forward (r, r, 1.0f, 1.0f);
+}
+
 /* r = elu(y − 1) + 1 for member m; leaves y and ym1 = y − 1 for the backward (infer: none follows). */
 static DnStatus
 member_response (DnTwin *t, int m, DnTensor *r, const DnTensor *x, bool infer)
 {
-  if (infer && t->klass->forward_infer)
+  if (infer && t->fast && t->klass->forward_infer)
     DN_TRY (t->klass->forward_infer (t->members[m], t->ws, t->y, x, t->centered, t->keep_intermediates));
   else
     DN_TRY (t->klass->forward (t->members[m], t->ws, t->y, x, t->centered));
-  DN_TRY (dn_affine_forward (t->ym1, t->y, 1.0f, -1.0f));
-  DN_TRY (dn_elu_forward (r, t->ym1, 1.0f));
-  return dn_affine_forward (r, r, 1.0f, 1.0f);
+  return response_from_y (t, r);
 }
 
 static int
@@ -449,6 +464,18 @@ dn_twin_forward_backward (DnTwin *t, DnTensor *out, DnTensor *dx, const DnTensor
     {
       if (!t->use[m])
         continue;
+      if (dx && t->fast && !t->keep_intermediates && t->klass->forward_backward)
+        {
+          bool done = false;
+          DN_TRY (t->klass->forward_backward (t->members[m], t->ws, t->y, dx, x, dout, inv, t->centered, &done));
+          if (done)
+            {
+              DN_TRY (response_from_y (t, t->r));
+              if (out)
+                DN_TRY (dn_axpy (out, t->r, inv));
+              continue;
+            }
+        }
       DN_TRY (member_response (t, m, t->r, x, dx == NULL));
       if (out)
         DN_TRY (dn_axpy (out, t->r, inv));
@@ -473,5 +500,5 @@ dn_twin_intermediate (DnTwin *t, const char *name)
 bool
 dn_twin_has_fast_forward (const DnTwin *t)
 {
-  return t->klass->forward_infer != NULL && dn_device_is_cpu (t->dev);
+  return t->fast && t->klass->forward_infer != NULL && dn_device_is_cpu (t->dev);
 }

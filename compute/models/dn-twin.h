@@ -60,6 +60,10 @@ void dn_twin_set_centered (DnTwin *twin, bool centered);
  * forward without backward may take a faster path that does not. */
 void dn_twin_set_keep_intermediates (DnTwin *twin, bool keep);
 
+/* Whether the fused CPU paths (forward without backward, forward+backward) are used where a twin has them
+ * (default: yes). Off, every call runs the op-by-op path: tests compare the two with it. */
+void dn_twin_set_fast_paths (DnTwin *twin, bool fast);
+
 /* out (N,K) = ensemble response to x (N,C,H,W). */
 DnStatus dn_twin_forward (DnTwin *twin, DnTensor *out, const DnTensor *x);
 /* Whether a forward without backward takes a faster path than the forward of dn_twin_forward_backward
@@ -87,6 +91,11 @@ typedef struct
   /* optional: the same when no backward follows; may take a faster path that keeps no activations, and
    * then fills the intermediates only when @keep (NULL: forward is used) */
   DnStatus (*forward_infer) (DnTwinMember *m, void *ws, DnTensor *y, const DnTensor *x, bool centered, bool keep);
+  /* optional: forward and input-gradient backward in one fused pass where the member has one for this case
+   * (V1 on the CPU, centred readout): y (N,K) as forward, dx += ∂/∂x Σ dout·scale·(elu(y − 1) + 1). Sets
+   * *done to whether it did; when not, nothing was touched and forward + backward are used. */
+  DnStatus (*forward_backward) (DnTwinMember *m, void *ws, DnTensor *y, DnTensor *dx, const DnTensor *x,
+                                const DnTensor *dout, float scale, bool centered, bool *done);
   /* dx += ∂/∂x of Σ dy·y for the last forward */
   DnStatus (*backward) (DnTwinMember *m, void *ws, DnTensor *dx, const DnTensor *dy, const DnTensor *x);
   void *(*workspace_new) (DnDevice *dev, const DnTwinMember *m, int64_t N, DnStatus *status);

@@ -81,6 +81,8 @@ test_outputs_trained (void)
 }
 
 /* ∂r_100/∂x at input 2 (the Gabor), ensemble and member 1 */
+/* The fixture's input gradients, through the fused CPU forward+backward (fast paths on) and the op-by-op
+ * path (off; on Vulkan both are the op path). */
 static void
 test_gradients (void)
 {
@@ -91,30 +93,40 @@ test_gradients (void)
   DnTensor *dout = DN_TEST_TENSOR (dout_h, 2, 1, 458);
   DnTensor *dx = DN_TEST_ZEROS (4, 1, 1, 93, 93);
   DnTensor *out = DN_TEST_ZEROS (2, 1, 458);
-  DN_TEST_OK (dn_twin_forward_backward (twin, out, dx, x, dout));
-  double *want = twin_read (fx, "/grad/ensemble_centered", NULL, NULL);
-  dn_test_check_tensor ("V1 ensemble gradient", dx, want, 1e-3);
-  double *got = dn_test_download (dx);
-  for (int i = 0; i < 93; i++)
+  for (int fast = 1; fast >= 0; fast--)
     {
-      g_assert_cmpfloat (got[92 * 93 + i], ==, 0.0); /* row 92 is never read */
-      g_assert_cmpfloat (got[i * 93 + 92], ==, 0.0);
-    }
-  double *r = dn_test_download (out);
-  g_assert_cmpfloat (fabs (r[100] - 7.42), <, 0.01);
-  g_free (r);
-  g_free (got);
-  free (want);
+      const char *path = fast ? "fast paths" : "op path";
+      char what[96];
+      dn_twin_set_fast_paths (twin, fast);
+      DN_TEST_OK (dn_tensor_fill (dx, 0));
+      DN_TEST_OK (dn_twin_forward_backward (twin, out, dx, x, dout));
+      double *want = twin_read (fx, "/grad/ensemble_centered", NULL, NULL);
+      g_snprintf (what, sizeof what, "V1 ensemble gradient (%s)", path);
+      dn_test_check_tensor (what, dx, want, 1e-3);
+      double *got = dn_test_download (dx);
+      for (int i = 0; i < 93; i++)
+        {
+          g_assert_cmpfloat (got[92 * 93 + i], ==, 0.0); /* row 92 is never read */
+          g_assert_cmpfloat (got[i * 93 + 92], ==, 0.0);
+        }
+      double *r = dn_test_download (out);
+      g_assert_cmpfloat (fabs (r[100] - 7.42), <, 0.01);
+      g_free (r);
+      g_free (got);
+      free (want);
 
-  bool only1[5] = { true, false, false, false, false };
-  DN_TEST_OK (dn_twin_set_members (twin, only1));
-  DN_TEST_OK (dn_tensor_fill (dx, 0));
-  DN_TEST_OK (dn_twin_forward_backward (twin, out, dx, x, dout));
-  want = twin_read (fx, "/grad/member_1_centered", NULL, NULL);
-  dn_test_check_tensor ("V1 member 1 gradient", dx, want, 1e-3);
-  free (want);
-  bool all[5] = { true, true, true, true, true };
-  DN_TEST_OK (dn_twin_set_members (twin, all));
+      bool only1[5] = { true, false, false, false, false };
+      DN_TEST_OK (dn_twin_set_members (twin, only1));
+      DN_TEST_OK (dn_tensor_fill (dx, 0));
+      DN_TEST_OK (dn_twin_forward_backward (twin, out, dx, x, dout));
+      want = twin_read (fx, "/grad/member_1_centered", NULL, NULL);
+      g_snprintf (what, sizeof what, "V1 member 1 gradient (%s)", path);
+      dn_test_check_tensor (what, dx, want, 1e-3);
+      free (want);
+      bool all[5] = { true, true, true, true, true };
+      DN_TEST_OK (dn_twin_set_members (twin, all));
+    }
+  dn_twin_set_fast_paths (twin, true);
   bool none[5] = { false };
   DN_TEST_FAILS (dn_twin_set_members (twin, none), DN_ERROR_INVALID_ARGUMENT);
   dn_tensor_free (x);
@@ -137,35 +149,43 @@ test_finite_gradients (void)
     dout_h[i] = 1;
   DnTensor *dout = DN_TEST_TENSOR (dout_h, 2, 1, 458);
   DnTensor *dx = DN_TEST_ZEROS (4, 1, 1, 93, 93);
-  DN_TEST_OK (dn_twin_forward_backward (twin, NULL, dx, x, dout));
-  DN_TEST_OK (dn_tensor_check_finite (dx, "V1 input gradient"));
+  for (int fast = 1; fast >= 0; fast--)
+    {
+      dn_twin_set_fast_paths (twin, fast);
+      DN_TEST_OK (dn_twin_forward_backward (twin, NULL, dx, x, dout));
+      DN_TEST_OK (dn_tensor_check_finite (dx, fast ? "V1 input gradient (fast paths)" : "V1 input gradient (op path)"));
+    }
+  dn_twin_set_fast_paths (twin, true);
   dn_tensor_free (x);
   dn_tensor_free (dout);
   dn_tensor_free (dx);
   g_free (img);
 }
 
-/* The forward without backward (on the CPU the fused path of dn-twin-v1-cpu.c) against the op-by-op
- * forward that dn_twin_forward_backward runs, on new random inputs: 1 and 3 channels, both readout modes,
- * each member alone and the ensemble. Both are float32 with sums in other orders. */
+/* The fused CPU paths of dn-twin-v1-cpu.c against the op-by-op path (dn_twin_set_fast_paths off), on new
+ * random inputs: 1 and 3 channels, both readout modes, each member alone and the ensemble. The forward
+ * without backward; and forward+backward (fused only for the centred readout; trained positions fall
+ * back to the op path) with a dense random dout, so every neuron's readout column takes part. Both are
+ * float32 with sums in other orders. */
 static void
 test_fused_vs_ops (void)
 {
   if (!dn_device_is_cpu (dn_test_device ()))
     {
-      g_test_skip ("the fused forward is CPU-only");
+      g_test_skip ("the fused paths are CPU-only");
       return;
     }
   for (int cin = 1; cin <= 3; cin += 2)
     for (int centered = 0; centered < 2; centered++)
       {
-        int64_t N = cin == 1 ? 5 : 3;
-        double *img = dn_test_randn (N * cin * 93 * 93, 1234 + cin);
-        for (int64_t i = 0; i < N * cin * 93 * 93; i++)
+        int64_t N = cin == 1 ? 5 : 3, nx = N * cin * 93 * 93;
+        double *img = dn_test_randn (nx, 1234 + cin);
+        for (int64_t i = 0; i < nx; i++)
           img[i] *= 0.13; /* about the norm 12 of the model's inputs */
+        double *dout_h = dn_test_randn (N * 458, 99 + cin);
         DnTensor *x = DN_TEST_TENSOR (img, 4, N, cin, 93, 93);
-        DnTensor *dx = DN_TEST_ZEROS (4, N, cin, 93, 93);
-        DnTensor *dout = DN_TEST_ZEROS (2, N, 458);
+        DnTensor *dx_ops = DN_TEST_ZEROS (4, N, cin, 93, 93), *dx_fused = DN_TEST_ZEROS (4, N, cin, 93, 93);
+        DnTensor *dout = DN_TEST_TENSOR (dout_h, 2, N, 458);
         DnTensor *ops = DN_TEST_ZEROS (2, N, 458), *fused = DN_TEST_ZEROS (2, N, 458);
         dn_twin_set_centered (twin, centered);
         for (int m = 0; m <= 5; m++) /* m = 5: the ensemble */
@@ -174,20 +194,38 @@ test_fused_vs_ops (void)
             for (int i = 0; i < 5; i++)
               use[i] = m == 5 || i == m;
             DN_TEST_OK (dn_twin_set_members (twin, use));
-            DN_TEST_OK (dn_twin_forward_backward (twin, ops, dx, x, dout));
-            DN_TEST_OK (dn_twin_forward (twin, fused, x));
-            double *want = dn_test_download (ops);
-            char what[128], who[16] = "ensemble";
+            char what[160], who[16] = "ensemble";
             if (m < 5)
               g_snprintf (who, sizeof who, "member %d", m + 1);
-            g_snprintf (what, sizeof what, "V1 fused vs ops, %d channel(s), %s, %s", cin,
+            /* reference: the op path */
+            dn_twin_set_fast_paths (twin, false);
+            DN_TEST_OK (dn_tensor_fill (dx_ops, 0));
+            DN_TEST_OK (dn_twin_forward_backward (twin, ops, dx_ops, x, dout));
+            double *want = dn_test_download (ops), *want_dx = dn_test_download (dx_ops);
+            dn_twin_set_fast_paths (twin, true);
+            DN_TEST_OK (dn_twin_forward (twin, fused, x));
+            g_snprintf (what, sizeof what, "V1 fused forward vs ops, %d channel(s), %s, %s", cin,
                         centered ? "centered" : "trained mu", who);
             dn_test_check_tensor (what, fused, want, 1e-5);
+            /* fused forward+backward; dx accumulates onto what is there */
+            DN_TEST_OK (dn_tensor_fill (dx_fused, 0.5f));
+            DN_TEST_OK (dn_twin_forward_backward (twin, fused, dx_fused, x, dout));
+            g_snprintf (what, sizeof what, "V1 fused forward+backward vs ops, %d channel(s), %s, %s: output", cin,
+                        centered ? "centered" : "trained mu", who);
+            dn_test_check_tensor (what, fused, want, 1e-5);
+            for (int64_t i = 0; i < nx; i++)
+              want_dx[i] += 0.5;
+            g_snprintf (what, sizeof what, "V1 fused forward+backward vs ops, %d channel(s), %s, %s: dx", cin,
+                        centered ? "centered" : "trained mu", who);
+            dn_test_check_tensor (what, dx_fused, want_dx, 1e-5);
             g_free (want);
+            g_free (want_dx);
           }
         g_free (img);
+        g_free (dout_h);
         dn_tensor_free (x);
-        dn_tensor_free (dx);
+        dn_tensor_free (dx_ops);
+        dn_tensor_free (dx_fused);
         dn_tensor_free (dout);
         dn_tensor_free (ops);
         dn_tensor_free (fused);

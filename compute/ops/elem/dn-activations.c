@@ -84,24 +84,13 @@ gelu_backward_avx2 (const float *x, const float *g, float *dx, int64_t n)
   GELU_BACKWARD_BODY
 }
 
-static bool
-have_avx2_fma (void)
-{
-  static int have = -1;
-  if (have < 0)
-    {
-      __builtin_cpu_init ();
-      have = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
-    }
-  return have;
-}
 #endif
 
 static void
 gelu_forward_vec (const float *x, float *y, int64_t n)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (have_avx2_fma ())
+  if (dn_cpu_have_avx2_fma ())
     {
       gelu_forward_avx2 (x, y, n);
       return;
@@ -114,7 +103,7 @@ static void
 gelu_backward_vec (const float *x, const float *g, float *dx, int64_t n)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (have_avx2_fma ())
+  if (dn_cpu_have_avx2_fma ())
     {
       gelu_backward_avx2 (x, g, dx, n);
       return;

@@ -41,7 +41,7 @@
   }                                                                                                    \
   static void fn (void *ctx, int64_t begin, int64_t end)                                               \
   {                                                                                                    \
-    if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))                             \
+    if (dn_cpu_have_avx2_fma ())                                                                       \
       fn##_fma (ctx, begin, end);                                                                      \
     else                                                                                               \
       fn##_generic (ctx, begin, end);                                                                  \
