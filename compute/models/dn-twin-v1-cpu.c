@@ -562,6 +562,48 @@ ln40_bwd (const float *x, float m, float r, const float *w, const float *g, floa
     }
 }
 
+/* GELU and its derivative with one exp (the forward of a forward+backward): erf as dn_elem_erff for
+ * |x| < 1 and |x| ≥ 4 (x = u/√2), and for 1 ≤ |x| < 4 as 1 − exp(−x²)·R(v), R a fit of erfc(t)·exp(t²)
+ * (tests/elem/gen-erf-coeffs.c, second form: 1.05 ulp), so the exp(−u²/2) of GELU' serves erf too.
+ * Where 1 + erf rounds to 0 (u ≲ −5.5) the GELU is exactly 0, as in PyTorch (twins.md §2.2). */
+static inline __attribute__ ((always_inline)) void
+gelu_grad (float u, float *g, float *gp)
+{
+  float x = u * 0.70710678f, ax = __builtin_fabsf (x);
+  float h = -0.5f * u * u;
+  float e = dn_elem_expf_neg (h > -87.0f ? h : -87.0f);
+  float v = 2.0f * (x * x) - 1.0f;
+  float p = -7.55237863e-08f;
+  p = p * v + 1.23163954e-06f;
+  p = p * v + -1.7536915e-05f;
+  p = p * v + 0.000217511988f;
+  p = p * v + -0.00228548562f;
+  p = p * v + 0.0198524985f;
+  p = p * v + -0.140536085f;
+  p = p * v + -0.0345312618f;
+  float small = x + x * p;
+  float cx = ax < 4.0f ? ax : 4.0f;
+  float w = (cx - 2.5f) * 0.666666667f;
+  float r = -3.56641794e-05f;
+  r = r * w + 9.62912018e-05f;
+  r = r * w + -0.00014741614f;
+  r = r * w + 0.000368151086f;
+  r = r * w + -0.00101366255f;
+  r = r * w + 0.00242563896f;
+  r = r * w + -0.00556883775f;
+  r = r * w + 0.012484123f;
+  r = r * w + -0.0270054583f;
+  r = r * w + 0.0561109483f;
+  r = r * w + -0.111521021f;
+  r = r * w + 0.210806355f;
+  float big = 1.0f - e * r;
+  big = ax < 4.0f ? big : 1.0f;
+  big = x < 0.0f ? -big : big;
+  float cdf = 0.5f * (1.0f + (ax < 1.0f ? small : big));
+  *g = u * cdf;
+  *gp = cdf + u * (e * 0.39894228f);
+}
+
 static inline __attribute__ ((always_inline)) float
 gelu (float x)
 {
@@ -608,8 +650,8 @@ block_body (const bool avx2, const V1CpuBlock *b, V1CpuScratch *s, const int *ro
         LN40S (d + x * C0, b->ln_w, b->ln_b, s->a + (y * S + x) * C0, sv ? &sv->mean[y * S + x] : NULL,
                sv ? &sv->rstd[y * S + x] : NULL);
     }
-  /* pw1 + bias → GELU; Σ_hw g² per channel in double (as dn_grn_forward). With sv also GELU' as the op
-   * path's gelu_backward computes it. */
+  /* pw1 + bias → GELU; Σ_hw g² per channel in double (as dn_grn_forward). With sv also GELU'
+   * (gelu_grad). */
   float *gbuf = sv ? sv->g : s->g;
   gemm (avx2, NPP, C0, s->a, C0, b->w1t, HID, HID, gbuf, HID);
   for (int c = 0; c < HID; c++)
@@ -622,12 +664,7 @@ block_body (const bool avx2, const V1CpuBlock *b, V1CpuScratch *s, const int *ro
           float *gp = sv->gp + p * HID;
           for (int c = 0; c < HID; c++)
             {
-              float u = g[c] + b->b1[c];
-              float cdf = 0.5f * (1.0f + dn_elem_erff (u * 0.70710678f));
-              float h = -0.5f * u * u;
-              float pdf = dn_elem_expf_neg (h > -87.0f ? h : -87.0f) * 0.39894228f;
-              g[c] = u * cdf;
-              gp[c] = cdf + u * pdf;
+              gelu_grad (g[c] + b->b1[c], &g[c], &gp[c]);
             }
         }
       else
@@ -752,9 +789,8 @@ image_body (const bool avx2, const V1Job *j, V1CpuScratch *s, V1CpuGrad *gs, int
           act[o] = gelu (z);
           if (gs)
             {
-              float cdf = 0.5f * (1.0f + dn_elem_erff (z * 0.70710678f));
-              float h = -0.5f * z * z;
-              gs->gp_act[o] = cdf + z * dn_elem_expf_neg (h > -87.0f ? h : -87.0f) * 0.39894228f;
+              float gz;
+              gelu_grad (z, &gz, &gs->gp_act[o]);
             }
           if (keep)
             keep->act[(n * C1 + o) * NO + qq] = act[o];

@@ -12,6 +12,12 @@
  * the minimax polynomial; the degrees were raised until the measured float32 error stopped improving
  * (≈1 ulp with fused, ≈1.5 ulp with unfused multiply-adds and a 3-ulp exp).
  *
+ *
+ * Second form (the fused V1 CPU path, compute/models/dn-twin-v1-cpu.c, which also needs exp(−x²) for
+ * GELU'): 1 ≤ |x| < 4: erf(x) = 1 − exp(−x²)·R(v), v as above, R the degree-D3 Chebyshev interpolant of
+ * erfcx(t) = erfc(t)·exp(t²) on [1, 4]; so one exp serves both erf and GELU'. Measured with fused
+ * multiply-adds, as that file is compiled.
+ *
  * Build and run: cc -O2 -o gen-erf-coeffs tests/elem/gen-erf-coeffs.c -lm && ./gen-erf-coeffs
  * SPDX-License-Identifier: MIT
  */
@@ -21,6 +27,7 @@
 
 #define D1 7
 #define D2 10
+#define D3 11
 
 typedef long double ld;
 
@@ -70,7 +77,33 @@ f_large (ld t) /* log(erfc(t)) + t² */
   return logl (erfcl (t)) + t * t;
 }
 
-static float P[D1 + 1], Q[D2 + 1];
+static ld
+f_erfcx (ld t) /* erfc(t)·exp(t²) */
+{
+  return erfcl (t) * expl (t * t);
+}
+
+static float P[D1 + 1], Q[D2 + 1], R[D3 + 1];
+
+/* the second form, with fused multiply-adds */
+static float
+erf_f32_shared (float x)
+{
+  float ax = fabsf (x);
+  if (ax < 1.0f)
+    {
+      float v = fmaf (2.0f, x * x, -1.0f), p = P[D1];
+      for (int i = D1 - 1; i >= 0; i--)
+        p = fmaf (p, v, P[i]);
+      return fmaf (x, p, x);
+    }
+  if (ax >= 4.0f)
+    return copysignf (1.0f, x);
+  float v = (ax - 2.5f) * 0.666666667f, r = R[D3];
+  for (int i = D3 - 1; i >= 0; i--)
+    r = fmaf (r, v, R[i]);
+  return copysignf (1.0f - expf (-(ax * ax)) * r, x);
+}
 
 /* the same arithmetic as the engine (unfused multiply-adds) */
 static float
@@ -122,5 +155,25 @@ main (void)
         }
     }
   printf ("max error %.3f ulp (at x = %.9g)\n", worst, worst_x);
+  cheb_fit (f_erfcx, 1, 4, D3, m);
+  for (int i = 0; i <= D3; i++)
+    R[i] = (float) m[i];
+  printf ("large |x|, second form:\n");
+  for (int i = D3; i >= 0; i--)
+    printf ("  R[%d] = %.9g\n", i, R[i]);
+  worst = 0;
+  for (double x = 1e-6; x < 5; x *= 1.000001)
+    {
+      float xf = (float) x;
+      double want = erf ((double) xf);
+      float w32 = (float) want;
+      double ulp = fabs ((double) erf_f32_shared (xf) - want) / (nextafterf (w32, 2.0f) - w32);
+      if (ulp > worst)
+        {
+          worst = ulp;
+          worst_x = xf;
+        }
+    }
+  printf ("second form: max error %.3f ulp (at x = %.9g)\n", worst, worst_x);
   return 0;
 }
