@@ -280,3 +280,23 @@ dn_cpu_have_avx2_fma (void)
     }
   return h;
 }
+
+bool
+dn_cpu_have_avx512 (void)
+{
+  static atomic_int have = -1;
+  int h = atomic_load (&have);
+  if (h < 0)
+    {
+      const char *env = getenv ("DN_CPU_NO_AVX512");
+      h = 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+      h = dn_cpu_have_avx2_fma () && __builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512vl")
+          && !(env && *env && strcmp (env, "0"));
+#else
+      (void) env;
+#endif
+      atomic_store (&have, h);
+    }
+  return h;
+}

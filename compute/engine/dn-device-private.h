@@ -66,6 +66,8 @@ void dn_cpu_parallel_for (DnDevice *dev, int64_t n, int64_t grain, DnRangeFn fn,
 /* Whether the CPU kernels that pick an AVX2+FMA compilation at run time may take it: the CPU has both,
  * and DN_CPU_NO_AVX2 is not set in the environment (tests set it to run the portable kernels). */
 bool dn_cpu_have_avx2_fma (void);
+/* The same for AVX-512 (F and VL, with AVX2+FMA): also off when DN_CPU_NO_AVX512 or DN_CPU_NO_AVX2 is set. */
+bool dn_cpu_have_avx512 (void);
 
 /* Row-major single-precision GEMM for CPU kernels: C = alpha·op(A)·op(B) + beta·C, split over the
  * device's threads (each piece a single-threaded OpenBLAS call; OpenBLAS's own threads are not used,

@@ -1,5 +1,5 @@
 /* dn-twin-v1-cpu.c: the fused forward of one V1GrayTaskDriven member (dn-twin-v1.c, twins.md §2.1) on
- * the CPU backend, for inference only (nothing is kept for a backward).
+ * the CPU backend, for inference, and the fused forward + input-gradient backward that synthesis uses.
  *
  * The op-by-op forward streams a (N,160,23,23) tensor through memory for every op. Here each image goes
  * through the whole member in one thread, its working set (the (529,40) residual stream and LN output,
@@ -13,9 +13,19 @@
  * With the readout centred (mu = 0, the default) only feature pixel (5,5) is read, so stage 1 and the
  * last block's pw2 run on the 4 pixels under it; with trained positions, or when the intermediates are
  * asked for (tests), everything is computed. GELU is the op path's expression with dn_elem_erff, so it
- * rounds the same way. With AVX2+FMA (chosen at run time by CPU features) the GEMMs are 6×16
- * micro-kernels and the depthwise conv and LN use intrinsics; otherwise OpenBLAS and plain C. The
- * results agree with the op path to float32 rounding of the sums.
+ * rounds the same way.
+ * Forward+backward (centred readout only): the forward keeps per image what the backward needs (the LN
+ * inputs and statistics, GELU outputs and GELU' — gelu_grad, one exp for both — and the GRN norms), then
+ * the backward runs in the same thread: readout and elu' → GELU, BN, 2×2 conv at the read pixel → LN on
+ * the 4 pixels under it → the last block from those 4 rows (its GRN spreads the gradient to every pixel
+ * through the norms) → block 0 → stem LN → patch conv, added to dx. Transposed GEMMs use the weights as
+ * stored, the transposed depthwise conv is the conv with the flipped kernel.
+ * With AVX2+FMA (chosen at run time by CPU features) the GEMMs are 6×16 micro-kernels and the depthwise
+ * conv and LN use intrinsics; otherwise OpenBLAS and plain C. Where the CPU has AVX-512 the same body is
+ * compiled a third time, so that the compiler's loops (GELU, GRN, the elementwise backward) take 16 lanes.
+ * This file is compiled with FMA contraction (compute/models/meson.build). The results agree with the op
+ * path to float32 rounding (tests/twin/test-twin-v1.c compares them, and DN_CPU_NO_AVX2 /
+ * DN_CPU_NO_AVX512 select the other compilations).
  * SPDX-License-Identifier: MIT
  */
 #include <math.h>
@@ -1006,6 +1016,21 @@ image_avx2 (const V1Job *j, V1CpuScratch *s, V1CpuGrad *gs, int64_t n)
   if (gs)
     image_backward (true, j, gs, n);
 }
+
+/* The same body where the CPU has AVX-512 (F, VL): the compiler's own loops (GELU, GRN, the elementwise
+ * backward) take 16 lanes; the hand-written kernels stay AVX2. */
+#ifdef __clang__
+#define V1_AVX512 __attribute__ ((target ("avx512f,avx512vl,avx2,fma")))
+#else
+#define V1_AVX512 __attribute__ ((target ("avx512f,avx512vl,avx2,fma,prefer-vector-width=512")))
+#endif
+V1_AVX512 static void
+image_avx512 (const V1Job *j, V1CpuScratch *s, V1CpuGrad *gs, int64_t n)
+{
+  image_body (true, j, s, gs, n);
+  if (gs)
+    image_backward (true, j, gs, n);
+}
 #endif
 
 /* Work items are the scratch slots; each takes images from the shared counter until none are left. */
@@ -1015,6 +1040,7 @@ v1_job_range (void *ctx, int64_t b, int64_t e)
   V1Job *j = ctx;
 #ifdef V1_X86
   bool avx2 = dn_cpu_have_avx2_fma ();
+  bool avx512 = dn_cpu_have_avx512 ();
 #endif
   for (int64_t slot = b; slot < e; slot++)
     for (;;)
@@ -1024,7 +1050,9 @@ v1_job_range (void *ctx, int64_t b, int64_t e)
           break;
         V1CpuGrad *gs = j->grads ? j->grads[slot] : NULL;
 #ifdef V1_X86
-        if (avx2)
+        if (avx512)
+          image_avx512 (j, j->slots[slot], gs, n);
+        else if (avx2)
           image_avx2 (j, j->slots[slot], gs, n);
         else
 #endif
