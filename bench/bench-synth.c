@@ -7,7 +7,8 @@
  *               [--batches 1,2,4,8,16] [--steps 6] [--poles-steps 128] [--neurons 458] [--seeds 5]
  *               [--backend cpu|vulkan] [--device N] [--threads N] [--profile] [--torch [PYTHON]]
  * Timing: per batch size, one warm-up step (the twin's workspace, pipelines) and then --steps timed steps;
- * a job's time = (time per step × poles-steps + the finish) / batch.
+ * a job's time = (the median step × poles-steps + the finish) / batch. The PyTorch figure is its median
+ * step too (the machine may be shared: medians of both sides are the fair comparison).
  * SPDX-License-Identifier: MIT
  */
 #include <math.h>
@@ -38,6 +39,13 @@ fail (const char *what)
   exit (1);
 }
 
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
 /* Seconds per job of one batch size; *step_s gets the seconds per batch step. */
 static double
 measure (DnTwin *twin, const DnSynthParams *p, int batch, int steps, int pole_steps, double *step_s, bool profile)
@@ -58,10 +66,16 @@ measure (DnTwin *twin, const DnSynthParams *p, int batch, int steps, int pole_st
   DnDevice *dev = dn_twin_device (twin);
   if (profile)
     dn_device_profile_reset (dev);
-  double t0 = now ();
+  double *ts = calloc ((size_t) steps, sizeof *ts);
+  if (!ts)
+    fail ("memory");
   for (int t = 1; t <= steps; t++)
-    if (dn_synth_batch_step (b, t))
-      fail ("step");
+    {
+      double s0 = now ();
+      if (dn_synth_batch_step (b, t))
+        fail ("step");
+      ts[t - 1] = now () - s0;
+    }
   double t1 = now ();
   if (profile)
     {
@@ -72,20 +86,22 @@ measure (DnTwin *twin, const DnSynthParams *p, int batch, int steps, int pole_st
   if (dn_synth_batch_finish (b, res))
     fail ("finish");
   double t2 = now ();
-  *step_s = (t1 - t0) / steps;
+  qsort (ts, (size_t) steps, sizeof *ts, cmp_double);
+  *step_s = 0.5 * (ts[(steps - 1) / 2] + ts[steps / 2]); /* the median step: the machine may be shared */
+  free (ts);
   dn_synth_batch_free (b);
   free (jobs);
   free (res);
   return (*step_s * pole_steps + (t2 - t1)) / batch;
 }
 
-/* Runs the PyTorch reference and returns its seconds per step (batch 1), or NaN. */
+/* Runs the PyTorch reference and returns its median seconds per step (batch 1), or NaN. */
 static double
-torch_step_seconds (const char *python, const char *model_dir, int steps)
+torch_step_seconds (const char *python, const char *model_dir, int steps, int threads)
 {
   char cmd[8192];
-  snprintf (cmd, sizeof cmd, "%s '%s' --model '%s' --steps %d --threads 1", python, DN_TORCH_SYNTH_SCRIPT, model_dir,
-            steps);
+  snprintf (cmd, sizeof cmd, "%s '%s' --model '%s' --steps %d --threads %d", python, DN_TORCH_SYNTH_SCRIPT, model_dir,
+            steps, threads);
   printf ("running: %s\n", cmd);
   fflush (stdout);
   FILE *f = popen (cmd, "r");
@@ -97,7 +113,7 @@ torch_step_seconds (const char *python, const char *model_dir, int steps)
     {
       fputs ("  torch: ", stdout);
       fputs (line, stdout);
-      sscanf (line, "seconds per step: %lf", &s);
+      sscanf (line, "median seconds per step: %lf", &s);
     }
   pclose (f);
   return s;
@@ -211,17 +227,24 @@ main (int argc, char **argv)
           best * (double) n_poles / 3600);
   if (python)
     {
-      double ts = torch_step_seconds (python, model, steps);
-      if (isfinite (ts))
+      /* PyTorch with 1 thread (the reference figure of the issue) and with as many threads as ours */
+      int n_ours = dn_device_n_threads (dev);
+      for (int k = 0; k < (n_ours > 1 ? 2 : 1); k++)
         {
+          int nt = k ? n_ours : 1;
+          double ts = torch_step_seconds (python, model, steps, nt);
+          if (!isfinite (ts))
+            {
+              printf ("PyTorch reference failed (see above)\n");
+              continue;
+            }
           double tp = ts * pole_steps;
-          printf ("PyTorch (1 thread): %.4f s/step = %.2f s per pole; ratio PyTorch/ours: %.2f× at batch 1, %.2f× at "
-                  "batch %d\n",
-                  ts, tp, tp / single, tp / best, best_b);
-          printf ("projected PyTorch: %.1f h for the %ld poles\n", tp * (double) n_poles / 3600, n_poles);
+          printf ("PyTorch (%d thread%s): %.4f s/step = %.2f s per pole; ratio PyTorch/ours: %.2f× at batch 1, "
+                  "%.2f× at batch %d\n",
+                  nt, nt > 1 ? "s" : "", ts, tp, tp / single, tp / best, best_b);
+          printf ("projected PyTorch (%d thread%s): %.1f h for the %ld poles\n", nt, nt > 1 ? "s" : "",
+                  tp * (double) n_poles / 3600, n_poles);
         }
-      else
-        printf ("PyTorch reference failed (see above)\n");
     }
   free (mag);
   dn_twin_free (twin);

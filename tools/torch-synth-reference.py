@@ -6,7 +6,7 @@ adaptive sampling), the antialiased bicubic resize (identity at 93→93, kept be
 crop noise, change_norm to 12, the 5-member centered V1 ensemble (the functional model of
 tools/torch-twin-reference.py), the TV term, the Gaussian blur of the parameter gradient, SGD with
 momentum 0.9 under the cosine schedule, the alpha map, and the clean-image evaluation. One job (batch 1),
-as DualNeuron runs it. Prints the seconds per step (min and mean over --steps after one warm-up step)
+as DualNeuron runs it. Prints the seconds per step (min, mean and median over --steps after one warm-up step)
 and the projection for a 128-step pole.
 
 Uses Debian's python3-torch (1.13) with torchvision; never used by the app or its tests.
@@ -106,11 +106,14 @@ def main():
         if t > 0:  # the first step warms up
             times.append(time.perf_counter() - t0)
     best, mean = min(times), sum(times) / len(times)
+    srt = sorted(times)
+    median = 0.5 * (srt[(len(srt) - 1) // 2] + srt[len(srt) // 2])
     print(f"torch {torch.__version__}, {a.threads} thread(s), {len(members)} members, neuron {a.neuron}")
     print(f"activations: {', '.join(f'{v:.4f}' for v in acts)}")
     print(f"seconds per step: {best:.4f}")
     print(f"mean seconds per step: {mean:.4f}")
-    print(f"projected per pole ({T} steps): {best * T:.2f} s")
+    print(f"median seconds per step: {median:.4f}")
+    print(f"projected per pole ({T} steps, median step): {median * T:.2f} s")
 
 
 if __name__ == "__main__":
