@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "dn-app-neuron-page.h"
+#include "dn-app-error.h"
 #include "dn-app-util.h"
 #include "dn-app-plot.h"
 #include "dn-app-screen-job.h"
@@ -18,8 +19,10 @@ struct _DnAppNeuronPage
   int neuron;
   GHashTable *thumbs;   /* item index → GdkTexture, bounded by cache-limit-mb */
   GSettings *settings;
-  DnDataset *ds;        /* the screening's dataset, opened on demand */
+  DnDataset *ds;        /* the screening's dataset, opened on demand (by the thumbnail worker) */
   char *ds_spec;        /* the set the thumbnails (and ds) belong to */
+  GCancellable *thumbs_cancel; /* the thumbnail job in flight, if any */
+  guint n_pending;      /* thumbnails shown as placeholders until that job delivers them */
 
   GtkStack *stack;
   GtkLabel *title_label, *description_label, *stats_label, *poles_empty, *screen_label, *screen_heading, *rf_label;
@@ -74,61 +77,137 @@ count_children (GtkFlowBox *box)
   return n;
 }
 
-static GdkTexture *
-thumbnail (DnAppNeuronPage *self, gint64 index)
+/* Thumbnails of screened images: decoding them (and listing a folder the first time) is file I/O, so it
+ * runs on a worker. The page shows placeholder tiles at once, takes cached textures as they are, and
+ * fills in the others when the job returns; a newer neuron (or project) cancels an older job. */
+
+typedef struct
 {
-  const DnAppScreening *s = dn_app_project_get_screening (self->project);
-  if (!s)
-    return NULL;
-  /* thumbnails are per dataset item: keep them while the set stays the same */
-  if (g_strcmp0 (self->ds_spec, s->dataset) != 0)
+  DnPreprocess pp;    /* made on the UI thread from the project's model; self-contained */
+  bool have_pp;
+  DnGeometry geometry;
+  DnDataset *ds;      /* the page's dataset while the job has it, or NULL: the worker opens spec */
+  char *spec;
+  int builtin_size;
+  GArray *index;      /* gint64 items to decode */
+  GPtrArray *pictures;/* GtkPicture per item (placeholders) */
+  GPtrArray *images;  /* float (C,H,W) per item, or NULL where it failed */
+  int C, H, W;
+} ThumbJob;
+
+static void
+thumb_job_free (ThumbJob *j)
+{
+  if (j->have_pp)
+    dn_preprocess_clear (&j->pp);
+  dn_dataset_free (j->ds);
+  g_free (j->spec);
+  g_array_unref (j->index);
+  g_ptr_array_unref (j->pictures);
+  g_ptr_array_unref (j->images);
+  g_free (j);
+}
+
+static void
+thumb_job_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  ThumbJob *j = data;
+  if (!j->ds)
     {
-      g_hash_table_remove_all (self->thumbs);
-      g_clear_pointer (&self->ds, dn_dataset_free);
-      g_free (self->ds_spec);
-      self->ds_spec = g_strdup (s->dataset);
-    }
-  /* the run's own copy of the set, or (a reopened project) one opened here, once */
-  DnDataset *ds = s->ds;
-  if (!ds && !self->ds)
-    {
-      g_autoptr (GError) error = NULL;
-      if (!(self->ds = dn_app_dataset_open (self->project, s->dataset, &error)))
+      DnDatasetOptions dopt;
+      dn_dataset_options_init (&dopt);
+      dopt.builtin_size = j->builtin_size;
+      DnStatus st = DN_OK;
+      if (!(j->ds = dn_dataset_open (j->spec, &dopt, &st)))
         {
-          g_message ("%s", error->message);
-          return NULL;
+          GError *error = NULL;
+          g_autofree char *detail = g_strdup_printf (_("Cannot open the image set “%s”"), j->spec);
+          dn_app_error_from_status (st, detail, &error);
+          g_task_return_error (task, error);
+          return;
         }
     }
-  if (!ds)
-    ds = self->ds;
-  gpointer key = GINT_TO_POINTER ((gint) index);
-  GdkTexture *t = g_hash_table_lookup (self->thumbs, key);
-  if (t)
-    return g_object_ref (t);
-  int C, H, W;
-  g_autoptr (GError) error = NULL;
-  g_autofree float *img = dn_app_dataset_item_image (self->project, ds, index, &C, &H, &W, &error);
-  if (!img)
+  dn_preprocess_geometry (&j->pp, j->geometry, dn_dataset_is_model_space (j->ds));
+  j->C = j->pp.out_channels, j->H = j->pp.out_h, j->W = j->pp.out_w;
+  for (guint i = 0; i < j->index->len; i++)
     {
-      g_message ("%s", error ? error->message : "no image");
-      return NULL;
+      float *out = NULL;
+      if (!g_cancellable_is_cancelled (cancellable))
+        {
+          DnImage img = { 0 };
+          if (dn_dataset_load (j->ds, g_array_index (j->index, gint64, i), &img) == DN_OK)
+            {
+              out = g_new (float, (gsize) j->C * j->H * j->W);
+              if (dn_preprocess_image (&j->pp, &img, out) != DN_OK)
+                g_clear_pointer (&out, g_free);
+            }
+          else
+            g_message ("%s", dn_last_error ());
+          dn_image_clear (&img);
+        }
+      g_ptr_array_add (j->images, out);
     }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+thumb_job_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  DnAppNeuronPage *self = DN_APP_NEURON_PAGE (source);
+  ThumbJob *j = g_task_get_task_data (G_TASK (res));
+  g_autoptr (GError) error = NULL;
+  gboolean ok = g_task_propagate_boolean (G_TASK (res), &error);
+  bool current = g_task_get_cancellable (G_TASK (res)) == self->thumbs_cancel;
+  if (current)
+    {
+      g_clear_object (&self->thumbs_cancel);
+      self->n_pending = 0;
+    }
+  /* the dataset goes back to the page if it is still the page's set */
+  if (j->ds && !self->ds && g_strcmp0 (self->ds_spec, j->spec) == 0)
+    self->ds = g_steal_pointer (&j->ds);
+  if (!ok)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_message ("%s", error->message);
+      return;
+    }
+  if (!current || g_strcmp0 (self->ds_spec, j->spec) != 0 || !self->project)
+    return;
   int mh, mw;
   const float *mask = dn_app_project_get_mask (self->project, &mh, &mw);
-  t = dn_app_render_texture (img, NULL, C, H, W, mh == H && mw == W ? mask : NULL,
-                             dn_app_project_get_display_gain (self->project));
   /* the thumbnail cache is bounded by the cache-limit-mb preference */
-  gsize per = (gsize) H * W * 3 + 256;
+  gsize per = (gsize) j->H * j->W * 3 + 256;
   gsize limit = (gsize) g_settings_get_int (self->settings, "cache-limit-mb") * 1024 * 1024 / per;
-  if (g_hash_table_size (self->thumbs) >= MAX (limit, 32))
-    g_hash_table_remove_all (self->thumbs);
-  g_hash_table_insert (self->thumbs, key, g_object_ref (t));
-  return t;
+  for (guint i = 0; i < j->images->len; i++)
+    {
+      const float *img = g_ptr_array_index (j->images, i);
+      if (!img)
+        continue;
+      g_autoptr (GdkTexture) t = dn_app_render_texture (img, NULL, j->C, j->H, j->W,
+                                                        mh == j->H && mw == j->W ? mask : NULL,
+                                                        dn_app_project_get_display_gain (self->project));
+      gtk_picture_set_paintable (g_ptr_array_index (j->pictures, i), GDK_PAINTABLE (t));
+      if (g_hash_table_size (self->thumbs) >= MAX (limit, 32))
+        g_hash_table_remove_all (self->thumbs);
+      g_hash_table_insert (self->thumbs, GINT_TO_POINTER ((gint) g_array_index (j->index, gint64, i)),
+                           g_object_ref (t));
+    }
+}
+
+static void
+cancel_thumbnails (DnAppNeuronPage *self)
+{
+  if (self->thumbs_cancel)
+    g_cancellable_cancel (self->thumbs_cancel);
+  g_clear_object (&self->thumbs_cancel);
+  self->n_pending = 0;
 }
 
 static void
 update_screening (DnAppNeuronPage *self)
 {
+  cancel_thumbnails (self);
   clear_flow (self->top_box);
   clear_flow (self->bottom_box);
   const DnAppScreening *s = dn_app_project_get_screening (self->project);
@@ -144,6 +223,18 @@ update_screening (DnAppNeuronPage *self)
                                            s->dataset, (long long) s->n_valid, st[2], st[6], st[0],
                                            st[10] > 0 ? _("active") : _("inactive"));
   gtk_label_set_text (self->screen_label, text);
+  /* thumbnails are per dataset item: keep them while the set stays the same */
+  if (g_strcmp0 (self->ds_spec, s->dataset) != 0)
+    {
+      g_hash_table_remove_all (self->thumbs);
+      g_clear_pointer (&self->ds, dn_dataset_free);
+      g_free (self->ds_spec);
+      self->ds_spec = g_strdup (s->dataset);
+    }
+  ThumbJob *j = g_new0 (ThumbJob, 1);
+  j->index = g_array_new (FALSE, FALSE, sizeof (gint64));
+  j->pictures = g_ptr_array_new_with_free_func (g_object_unref);
+  j->images = g_ptr_array_new_with_free_func (g_free);
   int n = MIN (s->top_k, 8);
   for (int side = 0; side < 2; side++)
     for (int r = 0; r < n; r++)
@@ -152,13 +243,43 @@ update_screening (DnAppNeuronPage *self)
         gint64 index = side == 0 ? s->top_index[at] : s->bottom_index[at];
         if (index < 0)
           continue;
-        g_autoptr (GdkTexture) t = thumbnail (self, index);
-        if (!t)
-          continue;
+        GdkTexture *t = g_hash_table_lookup (self->thumbs, GINT_TO_POINTER ((gint) index));
         g_autofree char *cap = g_strdup_printf ("#%" G_GINT64_FORMAT "\n%.3g", index,
                                                 side == 0 ? s->top_value[at] : s->bottom_value[at]);
-        gtk_flow_box_append (side == 0 ? self->top_box : self->bottom_box, tile (GDK_PAINTABLE (t), cap, 72));
+        GtkWidget *box = tile (t ? GDK_PAINTABLE (t) : NULL, cap, 72);
+        gtk_flow_box_append (side == 0 ? self->top_box : self->bottom_box, box);
+        if (!t)
+          {
+            g_array_append_val (j->index, index);
+            g_ptr_array_add (j->pictures, g_object_ref (gtk_widget_get_first_child (box)));
+          }
       }
+  if (j->index->len == 0)
+    {
+      thumb_job_free (j);
+      return;
+    }
+  DnPreprocessOptions po;
+  dn_preprocess_options_init (&po);
+  DnStatus pst = _dn_app_project_preprocess_init (self->project, &j->pp, &po);
+  if (pst != DN_OK)
+    {
+      g_message ("%s", dn_last_error ());
+      thumb_job_free (j);
+      return;
+    }
+  j->have_pp = true;
+  j->geometry = po.geometry;
+  j->spec = g_strdup (s->dataset);
+  const DnTwinInfo *info = dn_app_project_get_info (self->project);
+  j->builtin_size = info ? info->in_h : 0;
+  j->ds = g_steal_pointer (&self->ds);
+  self->n_pending = j->index->len;
+  self->thumbs_cancel = g_cancellable_new ();
+  g_autoptr (GTask) task = g_task_new (self, self->thumbs_cancel, thumb_job_done, NULL);
+  g_task_set_source_tag (task, update_screening);
+  g_task_set_task_data (task, j, (GDestroyNotify) thumb_job_free);
+  g_task_run_in_thread (task, thumb_job_thread);
 }
 
 static void
@@ -301,10 +422,33 @@ dn_app_neuron_page_get_n_screened_tiles (DnAppNeuronPage *self)
   return count_children (self->top_box) + count_children (self->bottom_box);
 }
 
+guint
+dn_app_neuron_page_get_n_pending_thumbnails (DnAppNeuronPage *self)
+{
+  return self->n_pending;
+}
+
+guint
+dn_app_neuron_page_get_n_thumbnails (DnAppNeuronPage *self)
+{
+  guint n = 0;
+  GtkFlowBox *boxes[2] = { self->top_box, self->bottom_box };
+  for (int i = 0; i < 2; i++)
+    for (GtkWidget *c = gtk_widget_get_first_child (GTK_WIDGET (boxes[i])); c; c = gtk_widget_get_next_sibling (c))
+      {
+        /* flow box child → tile box → picture */
+        GtkWidget *tile_box = gtk_flow_box_child_get_child (GTK_FLOW_BOX_CHILD (c));
+        GtkWidget *pic = tile_box ? gtk_widget_get_first_child (tile_box) : NULL;
+        n += GTK_IS_PICTURE (pic) && gtk_picture_get_paintable (GTK_PICTURE (pic)) != NULL;
+      }
+  return n;
+}
+
 static void
 dn_app_neuron_page_dispose (GObject *object)
 {
   DnAppNeuronPage *self = DN_APP_NEURON_PAGE (object);
+  cancel_thumbnails (self);
   if (self->project)
     g_signal_handlers_disconnect_by_data (self->project, self);
   dn_app_dispose_template (GTK_WIDGET (self), DN_APP_TYPE_NEURON_PAGE);

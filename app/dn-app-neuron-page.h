@@ -16,5 +16,9 @@ int dn_app_neuron_page_get_neuron (DnAppNeuronPage *self);
 /* For tests: how many pole tiles and screened tiles are shown. */
 guint dn_app_neuron_page_get_n_pole_tiles (DnAppNeuronPage *self);
 guint dn_app_neuron_page_get_n_screened_tiles (DnAppNeuronPage *self);
+/* For tests: screened tiles still waiting for their thumbnail (decoded on a worker). */
+guint dn_app_neuron_page_get_n_pending_thumbnails (DnAppNeuronPage *self);
+/* For tests: screened tiles that show their image. */
+guint dn_app_neuron_page_get_n_thumbnails (DnAppNeuronPage *self);
 
 G_END_DECLS

@@ -103,7 +103,6 @@ dn_app_screening_free (DnAppScreening *s)
   g_free (s->top_value);
   g_free (s->bottom_value);
   g_free (s->stats);
-  dn_dataset_free (s->ds);
   g_free (s);
 }
 

@@ -39,7 +39,6 @@ typedef struct
   gint64 *top_index, *bottom_index; /* (n_neurons, top_k), −1 where fewer */
   float *top_value, *bottom_value;  /* (n_neurons, top_k) */
   double *stats;              /* (n_neurons, DN_APP_N_STATS): gini skewness mean std range cv max min q95 q05 active */
-  DnDataset *ds;              /* the set, opened by the run (main thread use only once the run is over), or NULL */
 } DnAppScreening;
 #define DN_APP_N_STATS 11
 

@@ -168,7 +168,6 @@ run_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *canc
     }
   DnAppScreening *s = dn_app_screening_from_result (r, self->dataset);
   dn_screen_result_free (r);
-  s->ds = g_steal_pointer (&self->ds); /* for the browser's thumbnails */
   g_task_return_pointer (task, s, (GDestroyNotify) dn_app_screening_free);
 }
 

@@ -114,6 +114,12 @@ screen_done (gpointer data)
 }
 
 static gboolean
+thumbnails_done (gpointer data)
+{
+  return dn_app_neuron_page_get_n_pending_thumbnails (_dn_app_window_get_neuron_page (win)) == 0;
+}
+
+static gboolean
 not_busy (gpointer data)
 {
   return !dn_app_project_get_busy (dn_app_window_get_project (win));
@@ -308,6 +314,9 @@ test_screening (void)
   dn_app_window_show_page (win, "browser");
   DnAppNeuronPage *page = _dn_app_window_get_neuron_page (win);
   g_assert_cmpuint (dn_app_neuron_page_get_n_screened_tiles (page), ==, 12);
+  /* the thumbnails are decoded on a worker: placeholders first, then every image */
+  g_assert_true (wait_until (thumbnails_done, NULL, 60));
+  g_assert_cmpuint (dn_app_neuron_page_get_n_thumbnails (page), ==, 12);
   screenshot (GTK_WIDGET (win), "05-browser-screened");
 }
 
@@ -423,6 +432,12 @@ test_project (void)
   g_assert_cmpfloat (dn_app_project_get_screening (p)->top_value[7], ==, top);
   g_assert_cmpuint (dn_app_gallery_get_n_tiles (_dn_app_window_get_gallery (win)), ==, 12);
   g_assert_cmpstr (dn_app_project_get_path (p), ==, path);
+  /* the reopened project's image set is opened by the thumbnail worker, not the UI thread */
+  DnAppNeuronPage *page = _dn_app_window_get_neuron_page (win);
+  dn_app_neuron_page_set_neuron (page, 1);
+  g_assert_cmpuint (dn_app_neuron_page_get_n_screened_tiles (page), ==, 12);
+  g_assert_true (wait_until (thumbnails_done, NULL, 60));
+  g_assert_cmpuint (dn_app_neuron_page_get_n_thumbnails (page), ==, 12);
 }
 
 static void
