@@ -21,8 +21,9 @@
  * through the norms) → block 0 → stem LN → patch conv, added to dx. Transposed GEMMs use the weights as
  * stored, the transposed depthwise conv is the conv with the flipped kernel.
  * With AVX2+FMA (chosen at run time by CPU features) the GEMMs are 6×16 micro-kernels and the depthwise
- * conv and LN use intrinsics; otherwise OpenBLAS and plain C. Where the CPU has AVX-512 the same body is
- * compiled a third time, so that the compiler's loops (GELU, GRN, the elementwise backward) take 16 lanes.
+ * conv and LN use intrinsics; otherwise OpenBLAS and plain C. Where the CPU has AVX-512 the GEMMs take
+ * 6×32 tiles in 512-bit registers, and the same body is compiled a third time, so that the compiler's
+ * loops (GELU, GRN, the elementwise backward) take 16 lanes.
  * This file is compiled with FMA contraction (compute/models/meson.build). The results agree with the op
  * path to float32 rounding (tests/twin/test-twin-v1.c compares them, and DN_CPU_NO_AVX2 /
  * DN_CPU_NO_AVX512 select the other compilations).
@@ -390,6 +391,40 @@ gemm6_avx2 (int K, const float *A, int lda, const float *B, int ldb, int N, floa
 #undef ROW1
 #undef ROW2
 
+/* gemm6_avx2 with 512-bit registers where the CPU has AVX-512, N a multiple of 32: tiles of 6×32 (12
+ * accumulators). Half the loads and instructions per FMA: the fused V1 paths run 25–30% faster with it
+ * on a Zen 4 EPYC. */
+#define ROWZ(i)                                                                                       \
+  {                                                                                                   \
+    __m512 t = _mm512_set1_ps (A[(i) * lda + k]);                                                     \
+    c##i##0 = _mm512_fmadd_ps (t, b0, c##i##0);                                                       \
+    c##i##1 = _mm512_fmadd_ps (t, b1, c##i##1);                                                       \
+  }
+#define STZ(i)                                                                                        \
+  _mm512_storeu_ps (C + (i) * ldc + j, c##i##0);                                                      \
+  _mm512_storeu_ps (C + (i) * ldc + j + 16, c##i##1);
+__attribute__ ((target ("avx512f,avx512vl,avx2,fma"))) static void
+gemm6_avx512 (int K, const float *A, int lda, const float *B, int ldb, int N, float *C, int ldc)
+{
+  for (int j = 0; j + 32 <= N; j += 32)
+    {
+      __m512 c00 = _mm512_setzero_ps (), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+      __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+      for (int k = 0; k < K; k++)
+        {
+          __m512 b0 = _mm512_loadu_ps (B + k * ldb + j), b1 = _mm512_loadu_ps (B + k * ldb + j + 16);
+          ROWZ (0) ROWZ (1) ROWZ (2) ROWZ (3) ROWZ (4) ROWZ (5)
+        }
+      STZ (0) STZ (1) STZ (2) STZ (3) STZ (4) STZ (5)
+    }
+}
+#undef STZ
+#undef ROWZ
+
+/* Whether gemm () takes gemm6_avx512 for the first N & ~31 columns: set from dn_cpu_have_avx512 () by
+ * the dispatch (v1_job_range) before any image is computed. */
+static atomic_bool gemm_use_avx512;
+
 /* Row y of the depthwise 7×7 conv (+ bias): out (S,C0). Per 8 channels, 8 neighbouring pixels at a
  * time (8 independent accumulators hide the FMA latency) share each weight load; the last block
  * overlaps the one before (x = 15..22). */
@@ -520,8 +555,14 @@ gemm (const bool avx2, int M, int K, const float *A, int lda, const float *B, in
 #ifdef V1_X86
   if (avx2)
     {
+      int n32 = atomic_load_explicit (&gemm_use_avx512, memory_order_relaxed) ? N & ~31 : 0;
       for (int i = 0; i < M; i += 6)
-        gemm6_avx2 (K, A + i * lda, lda, B, ldb, N, C + i * ldc, ldc);
+        {
+          if (n32)
+            gemm6_avx512 (K, A + i * lda, lda, B, ldb, n32, C + i * ldc, ldc);
+          if (N > n32)
+            gemm6_avx2 (K, A + i * lda, lda, B + n32, ldb, N - n32, C + i * ldc + n32, ldc);
+        }
       return;
     }
 #endif
@@ -1041,6 +1082,7 @@ v1_job_range (void *ctx, int64_t b, int64_t e)
 #ifdef V1_X86
   bool avx2 = dn_cpu_have_avx2_fma ();
   bool avx512 = dn_cpu_have_avx512 ();
+  atomic_store_explicit (&gemm_use_avx512, avx512, memory_order_relaxed);
 #endif
   for (int64_t slot = b; slot < e; slot++)
     for (;;)
