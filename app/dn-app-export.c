@@ -185,7 +185,9 @@ dn_app_export_run (DnAppProject *project, const DnAppExportOptions *o, GCancella
   g_autoptr (DnDataset) ds = NULL;
   const DnAppScreening *scr = dn_app_project_get_screening (project);
   gboolean ok = TRUE;
-  if (o->screened && scr && !(ds = dn_app_dataset_open (project, scr->dataset, error)))
+  DnAppItemRender render = { 0 };
+  if (o->screened && scr
+      && (!(ds = dn_app_dataset_open (project, scr->dataset, error)) || !dn_app_item_render_init (&render, project, error)))
     ok = FALSE;
   for (int i = 0; ok && i < o->n_neurons; i++)
     {
@@ -225,7 +227,7 @@ dn_app_export_run (DnAppProject *project, const DnAppExportOptions *o, GCancella
                 if (index < 0)
                   continue;
                 int C, H, W;
-                g_autofree float *img = dn_app_dataset_item_image (project, ds, index, &C, &H, &W, error);
+                g_autofree float *img = dn_app_item_render (&render, ds, index, &C, &H, &W, error);
                 if (!img)
                   {
                     ok = FALSE;
@@ -257,6 +259,7 @@ dn_app_export_run (DnAppProject *project, const DnAppExportOptions *o, GCancella
       ok = g_file_set_contents (path, csv->str, (gssize) csv->len, error); /* atomic: temp file + rename */
     }
   g_string_free (csv, TRUE);
+  dn_app_item_render_clear (&render);
   return ok ? written : -1;
 }
 

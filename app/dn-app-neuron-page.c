@@ -7,7 +7,6 @@
 #include <glib/gi18n.h>
 
 #include "dn-app-neuron-page.h"
-#include "dn-app-error.h"
 #include "dn-app-util.h"
 #include "dn-app-plot.h"
 #include "dn-app-screen-job.h"
@@ -83,9 +82,7 @@ count_children (GtkFlowBox *box)
 
 typedef struct
 {
-  DnPreprocess pp;    /* made on the UI thread from the project's model; self-contained */
-  bool have_pp;
-  DnGeometry geometry;
+  DnAppItemRender render; /* made on the UI thread from the project's model */
   DnDataset *ds;      /* the page's dataset while the job has it, or NULL: the worker opens spec */
   char *spec;
   int builtin_size;
@@ -98,8 +95,7 @@ typedef struct
 static void
 thumb_job_free (ThumbJob *j)
 {
-  if (j->have_pp)
-    dn_preprocess_clear (&j->pp);
+  dn_app_item_render_clear (&j->render);
   dn_dataset_free (j->ds);
   g_free (j->spec);
   g_array_unref (j->index);
@@ -112,38 +108,21 @@ static void
 thumb_job_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   ThumbJob *j = data;
-  if (!j->ds)
+  GError *error = NULL;
+  if (!j->ds && !(j->ds = dn_app_dataset_open_spec (j->spec, j->builtin_size, &error)))
     {
-      DnDatasetOptions dopt;
-      dn_dataset_options_init (&dopt);
-      dopt.builtin_size = j->builtin_size;
-      DnStatus st = DN_OK;
-      if (!(j->ds = dn_dataset_open (j->spec, &dopt, &st)))
-        {
-          GError *error = NULL;
-          g_autofree char *detail = g_strdup_printf (_("Cannot open the image set “%s”"), j->spec);
-          dn_app_error_from_status (st, detail, &error);
-          g_task_return_error (task, error);
-          return;
-        }
+      g_task_return_error (task, error);
+      return;
     }
-  dn_preprocess_geometry (&j->pp, j->geometry, dn_dataset_is_model_space (j->ds));
-  j->C = j->pp.out_channels, j->H = j->pp.out_h, j->W = j->pp.out_w;
   for (guint i = 0; i < j->index->len; i++)
     {
       float *out = NULL;
       if (!g_cancellable_is_cancelled (cancellable))
         {
-          DnImage img = { 0 };
-          if (dn_dataset_load (j->ds, g_array_index (j->index, gint64, i), &img) == DN_OK)
-            {
-              out = g_new (float, (gsize) j->C * j->H * j->W);
-              if (dn_preprocess_image (&j->pp, &img, out) != DN_OK)
-                g_clear_pointer (&out, g_free);
-            }
-          else
-            g_message ("%s", dn_last_error ());
-          dn_image_clear (&img);
+          g_autoptr (GError) item_error = NULL;
+          if (!(out = dn_app_item_render (&j->render, j->ds, g_array_index (j->index, gint64, i), &j->C, &j->H, &j->W,
+                                          &item_error)))
+            g_message ("%s", item_error->message);
         }
       g_ptr_array_add (j->images, out);
     }
@@ -259,17 +238,13 @@ update_screening (DnAppNeuronPage *self)
       thumb_job_free (j);
       return;
     }
-  DnPreprocessOptions po;
-  dn_preprocess_options_init (&po);
-  DnStatus pst = _dn_app_project_preprocess_init (self->project, &j->pp, &po);
-  if (pst != DN_OK)
+  g_autoptr (GError) error = NULL;
+  if (!dn_app_item_render_init (&j->render, self->project, &error))
     {
-      g_message ("%s", dn_last_error ());
+      g_message ("%s", error->message);
       thumb_job_free (j);
       return;
     }
-  j->have_pp = true;
-  j->geometry = po.geometry;
   j->spec = g_strdup (s->dataset);
   const DnTwinInfo *info = dn_app_project_get_info (self->project);
   j->builtin_size = info ? info->in_h : 0;

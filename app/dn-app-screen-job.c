@@ -2,6 +2,8 @@
 /* SPDX-License-Identifier: MIT */
 #define G_LOG_DOMAIN "dn-app"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
@@ -115,8 +117,6 @@ should_stop (void *user)
   return g_cancellable_is_cancelled (self->cancellable);
 }
 
-static DnDataset *open_dataset (const char *spec, int builtin_size, GError **error);
-
 static void
 run_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -135,7 +135,7 @@ run_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *canc
   o.model_spec = self->model_spec;
   GError *error = NULL;
   /* open the set here, not on the UI thread: a folder of a million images takes a while to list */
-  if (!(self->ds = open_dataset (self->dataset, self->builtin_size, &error)))
+  if (!(self->ds = dn_app_dataset_open_spec (self->dataset, self->builtin_size, &error)))
     {
       g_task_return_error (task, error);
       return;
@@ -171,8 +171,8 @@ run_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *canc
   g_task_return_pointer (task, s, (GDestroyNotify) dn_app_screening_free);
 }
 
-static DnDataset *
-open_dataset (const char *spec, int builtin_size, GError **error)
+DnDataset *
+dn_app_dataset_open_spec (const char *spec, int builtin_size, GError **error)
 {
   DnDatasetOptions dopt;
   dn_dataset_options_init (&dopt);
@@ -191,7 +191,7 @@ DnDataset *
 dn_app_dataset_open (DnAppProject *project, const char *spec, GError **error)
 {
   const DnTwinInfo *info = dn_app_project_get_info (project);
-  return open_dataset (spec, info ? info->in_h : 0, error);
+  return dn_app_dataset_open_spec (spec, info ? info->in_h : 0, error);
 }
 
 void
@@ -239,37 +239,51 @@ dn_app_screen_job_get_n_failed (DnAppScreenJob *self)
   return self->n_failed;
 }
 
-float *
-dn_app_dataset_item_image (DnAppProject *project, DnDataset *ds, gint64 index, int *C, int *H, int *W, GError **error)
+gboolean
+dn_app_item_render_init (DnAppItemRender *r, DnAppProject *project, GError **error)
 {
-  const DnTwinInfo *info = dn_app_project_get_info (project);
-  if (!info)
-    return NULL;
+  memset (r, 0, sizeof *r);
   /* the twin is only read here (mask, preset), never run */
-  DnPreprocess pp;
   DnPreprocessOptions po;
   dn_preprocess_options_init (&po);
-  DnStatus st = _dn_app_project_preprocess_init (project, &pp, &po);
+  DnStatus st = _dn_app_project_preprocess_init (project, &r->pp, &po);
   if (st != DN_OK)
     {
       dn_app_error_from_status (st, NULL, error);
-      return NULL;
+      return FALSE;
     }
-  dn_preprocess_geometry (&pp, po.geometry, dn_dataset_is_model_space (ds));
+  r->geometry = po.geometry;
+  r->ready = TRUE;
+  return TRUE;
+}
+
+float *
+dn_app_item_render (DnAppItemRender *r, DnDataset *ds, gint64 index, int *C, int *H, int *W, GError **error)
+{
+  g_return_val_if_fail (r->ready, NULL);
+  dn_preprocess_geometry (&r->pp, r->geometry, dn_dataset_is_model_space (ds));
   DnImage img = { 0 };
   float *out = NULL;
+  DnStatus st;
   if ((st = dn_dataset_load (ds, index, &img)) == DN_OK)
     {
-      *C = pp.out_channels, *H = pp.out_h, *W = pp.out_w;
+      *C = r->pp.out_channels, *H = r->pp.out_h, *W = r->pp.out_w;
       out = g_new (float, (gsize) *C * *H * *W);
-      st = dn_preprocess_image (&pp, &img, out);
+      st = dn_preprocess_image (&r->pp, &img, out);
     }
   dn_image_clear (&img);
-  dn_preprocess_clear (&pp);
   if (st != DN_OK)
     {
       g_clear_pointer (&out, g_free);
       dn_app_error_from_status (st, NULL, error);
     }
   return out;
+}
+
+void
+dn_app_item_render_clear (DnAppItemRender *r)
+{
+  if (r->ready)
+    dn_preprocess_clear (&r->pp);
+  r->ready = FALSE;
 }

@@ -7,6 +7,7 @@
 
 #include "dn-app-job.h"
 #include "dn-app-project.h"
+#include "dn-preprocess.h"
 
 G_BEGIN_DECLS
 
@@ -19,10 +20,22 @@ void dn_app_screen_job_run_async (DnAppScreenJob *self, GCancellable *cancellabl
 gboolean dn_app_screen_job_run_finish (DnAppScreenJob *self, GAsyncResult *result, GError **error);
 gint64 dn_app_screen_job_get_n_failed (DnAppScreenJob *self);
 
-/* The model-space image (C,H,W) of a dataset item, as the twin sees it (for thumbnails); NULL + error. */
-float *dn_app_dataset_item_image (DnAppProject *project, DnDataset *ds, gint64 index, int *C, int *H, int *W,
-                                  GError **error);
+/* Opens an image set; built-in sets are made at builtin_size (the model's input side). Usable on a worker. */
+DnDataset *dn_app_dataset_open_spec (const char *spec, int builtin_size, GError **error);
 /* Opens a dataset for the project's model (built-in sets at the model's input size). */
 DnDataset *dn_app_dataset_open (DnAppProject *project, const char *spec, GError **error);
+
+/* Model-space images (C,H,W) of dataset items, as the twin sees them (thumbnails, export). Init copies
+ * what it needs from the project's model (on the UI thread), so render can run on a worker. */
+typedef struct
+{
+  DnPreprocess pp;
+  DnGeometry geometry;
+  gboolean ready;
+} DnAppItemRender;
+gboolean dn_app_item_render_init (DnAppItemRender *r, DnAppProject *project, GError **error);
+/* The image of item @index of @ds (g_free it); NULL + error. */
+float *dn_app_item_render (DnAppItemRender *r, DnDataset *ds, gint64 index, int *C, int *H, int *W, GError **error);
+void dn_app_item_render_clear (DnAppItemRender *r);
 
 G_END_DECLS
