@@ -623,16 +623,7 @@ gelu_grad (float u, float *g, float *gp)
   float x = u * 0.70710678f, ax = __builtin_fabsf (x);
   float h = -0.5f * u * u;
   float e = dn_elem_expf_neg (h > -87.0f ? h : -87.0f);
-  float v = 2.0f * (x * x) - 1.0f;
-  float p = -7.55237863e-08f;
-  p = p * v + 1.23163954e-06f;
-  p = p * v + -1.7536915e-05f;
-  p = p * v + 0.000217511988f;
-  p = p * v + -0.00228548562f;
-  p = p * v + 0.0198524985f;
-  p = p * v + -0.140536085f;
-  p = p * v + -0.0345312618f;
-  float small = x + x * p;
+  float small = dn_elem_erff_small (x);
   float cx = ax < 4.0f ? ax : 4.0f;
   float w = (cx - 2.5f) * 0.666666667f;
   float r = -3.56641794e-05f;

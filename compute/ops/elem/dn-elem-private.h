@@ -86,10 +86,10 @@ dn_elem_expf_neg (float x)
  * Both pieces are computed and one is selected (no branches, no libm), so GELU loops vectorize; a NaN
  * argument gives a finite value here, and GELU's x· factor turns it back into NaN.
  * Coefficients from tests/elem/gen-erf-coeffs.c; the shader copy is shaders/elem/erf.glsl. */
+/* erf(x) for |x| < 1: x + x·P(2x² − 1) (the first piece below; also used by the fused V1 GELU). */
 static inline __attribute__ ((always_inline)) float
-dn_elem_erff (float x)
+dn_elem_erff_small (float x)
 {
-  float ax = __builtin_fabsf (x);
   float v = 2.0f * (x * x) - 1.0f;
   float p = -7.55237863e-08f;
   p = p * v + 1.23163954e-06f;
@@ -99,7 +99,14 @@ dn_elem_erff (float x)
   p = p * v + 0.0198524985f;
   p = p * v + -0.140536085f;
   p = p * v + -0.0345312618f;
-  float small = x + x * p;
+  return x + x * p;
+}
+
+static inline __attribute__ ((always_inline)) float
+dn_elem_erff (float x)
+{
+  float ax = __builtin_fabsf (x);
+  float small = dn_elem_erff_small (x);
   float cx = ax < 4.0f ? ax : 4.0f;
   float w = (cx - 2.5f) * 0.666666667f;
   float q = -2.21128948e-06f;
