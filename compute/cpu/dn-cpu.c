@@ -261,6 +261,14 @@ dn_cpu_sgemm (DnDevice *dev, bool trans_a, bool trans_b, int64_t M, int64_t N, i
   dn_cpu_parallel_for (dev, pieces, 1, gemm_range, &j);
 }
 
+/* Whether environment variable @name is set to something other than "" or "0". */
+static bool
+env_set (const char *name)
+{
+  const char *v = getenv (name);
+  return v && *v && strcmp (v, "0") != 0;
+}
+
 bool
 dn_cpu_have_avx2_fma (void)
 {
@@ -268,13 +276,10 @@ dn_cpu_have_avx2_fma (void)
   int h = atomic_load (&have);
   if (h < 0)
     {
-      const char *env = getenv ("DN_CPU_NO_AVX2");
       h = 0;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
       __builtin_cpu_init ();
-      h = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") && !(env && *env && strcmp (env, "0"));
-#else
-      (void) env;
+      h = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") && !env_set ("DN_CPU_NO_AVX2");
 #endif
       atomic_store (&have, h);
     }
@@ -288,13 +293,10 @@ dn_cpu_have_avx512 (void)
   int h = atomic_load (&have);
   if (h < 0)
     {
-      const char *env = getenv ("DN_CPU_NO_AVX512");
       h = 0;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
       h = dn_cpu_have_avx2_fma () && __builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512vl")
-          && !(env && *env && strcmp (env, "0"));
-#else
-      (void) env;
+          && !env_set ("DN_CPU_NO_AVX512");
 #endif
       atomic_store (&have, h);
     }

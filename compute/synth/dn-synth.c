@@ -750,22 +750,21 @@ typedef struct
   float *noise;
 } DrawRange;
 
-static void *
-draw_range (void *arg)
-{
-  DrawRange *r = arg;
-  for (int j = r->j0; j < r->j1; j++)
-    draw_job (r->b, j, r->t, r->noise); /* the default draws cannot fail */
-  return NULL;
-}
-
-/* the CPU backend: jobs [begin, end) of step t on the device's pool */
+/* jobs [begin, end) of step t with the default draws, which cannot fail (a thread's or a pool item's share) */
 static void
 draw_pool_range (void *ctx, int64_t begin, int64_t end)
 {
   DrawRange *r = ctx;
   for (int64_t j = begin; j < end; j++)
-    draw_job (r->b, (int) j, r->t, r->noise); /* the default draws cannot fail */
+    draw_job (r->b, (int) j, r->t, r->noise);
+}
+
+static void *
+draw_range (void *arg)
+{
+  DrawRange *r = arg;
+  draw_pool_range (r, r->j0, r->j1);
+  return NULL;
 }
 
 /* Step t's draws → host boxes and noise → device. A GPU step is fast next to drawing millions of normals
